@@ -1,0 +1,326 @@
+import { assign, emit, enqueueActions, fromPromise, setup } from "xstate";
+import type { HeartbeatEvent } from "../src/events.ts";
+import { alertMessage, openAgentAlerts, type AgentAlertKind } from "../src/policy/alerts.ts";
+import { decide, type Decision } from "../src/policy/decide.ts";
+import { errorMessage, outcomeOfResult, type HostResult, type RunOutcome } from "../src/policy/outcome.ts";
+import { addWakes, deferred, runFinished, runStarted, skipped } from "../src/policy/reduce.ts";
+import { dueWall, firstDue, isDue, untilDue } from "../src/policy/schedule.ts";
+import { initialPolicyState, type AgentPolicyState } from "../src/policy/state.ts";
+import { MAX_TIMER_MS, type Instant } from "../src/policy/time.ts";
+import type { ResolvedAgent, ResolvedPolicy } from "../src/policy/types.ts";
+import type { Wake } from "../src/policy/wake.ts";
+import type { HeartbeatDeps } from "../src/runtime/host.ts";
+
+/** One heartbeat for one agent. Decisions come from src/policy; this file only wires them. */
+
+export interface HeartbeatInput {
+  readonly agent: ResolvedAgent;
+  readonly policy: ResolvedPolicy;
+  readonly deps: HeartbeatDeps;
+  /** State carried over from a crashed predecessor or the store; fresh when absent. */
+  readonly restore?: AgentPolicyState | undefined;
+}
+
+export interface RunInFlight {
+  readonly id: number;
+  readonly reasons: readonly string[];
+  readonly startedAt: Instant;
+}
+
+export interface HeartbeatContext {
+  readonly agent: ResolvedAgent;
+  readonly policy: ResolvedPolicy;
+  readonly deps: HeartbeatDeps;
+  readonly s: AgentPolicyState;
+  readonly decision: Decision | undefined;
+  readonly run: RunInFlight | undefined;
+  readonly runSeq: number;
+  readonly alerts: readonly AgentAlertKind[];
+  readonly timedOut: boolean;
+}
+
+export type HeartbeatMachineEvent =
+  | { readonly type: "WAKE"; readonly wakes: readonly Wake[] }
+  | { readonly type: "UPDATE"; readonly agent: ResolvedAgent; readonly policy: ResolvedPolicy }
+  /** Re-evaluate detectors now (the gateway's sweep). */
+  | { readonly type: "CHECK" }
+  | { readonly type: "STOP" };
+
+export interface RunActorInput {
+  readonly deps: HeartbeatDeps;
+  readonly agentId: string;
+  readonly sessionKey: string | undefined;
+  readonly runId: number;
+  readonly reasons: readonly string[];
+}
+
+/** The host's runHeartbeat as an actor; its AbortSignal aborts whenever `running` is left. */
+export const runHeartbeatActor = fromPromise<HostResult, RunActorInput>(async ({ input, signal }) => {
+  const { deps, agentId, sessionKey, runId, reasons } = input;
+  const promise = Promise.resolve().then(() =>
+    deps.runHeartbeat({
+      agentId,
+      ...(sessionKey === undefined ? {} : { sessionKey }),
+      reasons: [...reasons],
+      signal,
+    }),
+  );
+  // A host promise that settles after we gave up is recorded, never counted (seed 001).
+  promise.then(
+    () => signal.aborted && deps.onLateSettlement(agentId, runId, "resolved"),
+    () => signal.aborted && deps.onLateSettlement(agentId, runId, "rejected"),
+  );
+  return promise;
+});
+
+const nowOf = (c: HeartbeatContext): Instant => c.deps.clock.now();
+
+function finish(c: HeartbeatContext, outcome: RunOutcome): HeartbeatEvent[] {
+  const now = nowOf(c);
+  const run = c.run;
+  if (!run) return [];
+  const base = {
+    type: "run-finished" as const,
+    agentId: c.agent.id,
+    at: now.wall,
+    runId: run.id,
+    status: outcome.status,
+    durationMs: Math.max(0, now.mono - run.startedAt.mono),
+    reasons: run.reasons,
+  };
+  switch (outcome.status) {
+    case "ran":
+      return [outcome.usage ? { ...base, usage: outcome.usage } : base];
+    case "skipped":
+    case "aborted":
+      return [{ ...base, reason: outcome.reason }];
+    case "failed":
+      return [{ ...base, error: outcome.error }];
+    case "timed-out":
+      return [{ ...base, reason: "run-timeout" }];
+  }
+}
+
+export const heartbeatMachine = setup({
+  types: {
+    context: {} as HeartbeatContext,
+    events: {} as HeartbeatMachineEvent,
+    input: {} as HeartbeatInput,
+    emitted: {} as HeartbeatEvent,
+  },
+  actors: { runHeartbeat: runHeartbeatActor },
+  delays: {
+    untilDue: ({ context }) => untilDue(context.s.due, nowOf(context)),
+    untilRetry: ({ context }) => {
+      const now = nowOf(context);
+      const d = context.decision;
+      const retry = d?.kind === "defer" ? Math.max(0, Math.ceil(d.retryMono - now.mono)) : 0;
+      // The slot may come due before the retry: look again then (scheduled runs are never held by spacing or flood).
+      return Math.min(retry, untilDue(context.s.due, now), MAX_TIMER_MS);
+    },
+    runTimeout: ({ context }) => Math.min(context.agent.runTimeoutMs, MAX_TIMER_MS),
+  },
+  guards: {
+    slotIsDue: ({ context }) => isDue(context.s.due, nowOf(context)),
+    decidedRun: ({ context }) => context.decision?.kind === "run",
+    decidedDefer: ({ context }) => context.decision?.kind === "defer",
+    decidedSkip: ({ context }) => context.decision?.kind === "skip",
+    hasFollowUp: ({ context }) => context.s.pending.length > 0,
+  },
+  actions: {
+    foldWakes: assign({
+      s: ({ context, event }) => (event.type === "WAKE" ? addWakes(context.s, event.wakes) : context.s),
+    }),
+    decide: assign({
+      decision: ({ context }) => {
+        const { agent, deps } = context;
+        const lanes = {
+          mainBusy: deps.lanes.mainBusy?.() === true,
+          sessionBusy: agent.sessionKey !== undefined && deps.lanes.sessionBusy?.(agent.sessionKey) === true,
+        };
+        return decide(agent, context.s, nowOf(context), context.policy, lanes);
+      },
+    }),
+    recordDeferral: enqueueActions(({ context, enqueue }) => {
+      const d = context.decision;
+      if (d?.kind !== "defer") return;
+      const now = nowOf(context);
+      enqueue.assign({ s: deferred(context.s, d, now, context.policy) });
+      enqueue.emit({
+        type: "wake-deferred",
+        agentId: context.agent.id,
+        at: now.wall,
+        reason: d.reason,
+        retryAt: now.wall + (d.retryMono - now.mono),
+        reasons: context.s.pending.map((w) => w.reason),
+      });
+    }),
+    recordSkip: enqueueActions(({ context, enqueue }) => {
+      const d = context.decision;
+      if (d?.kind !== "skip") return;
+      const now = nowOf(context);
+      enqueue.assign({ s: skipped(context.agent, context.s, d, now) });
+      enqueue.emit({ type: "wake-skipped", agentId: context.agent.id, at: now.wall, reason: d.reason, reasons: d.dropped });
+    }),
+    startRun: enqueueActions(({ context, enqueue }) => {
+      const d = context.decision;
+      if (d?.kind !== "run") return;
+      const now = nowOf(context);
+      const id = context.runSeq + 1;
+      enqueue.assign({
+        s: runStarted(context.agent, context.s, d, now, context.policy),
+        run: { id, reasons: d.reasons, startedAt: now },
+        runSeq: id,
+      });
+      enqueue.emit({ type: "run-started", agentId: context.agent.id, at: now.wall, runId: id, reasons: d.reasons });
+    }),
+    finishRun: enqueueActions(({ context, event, enqueue }) => {
+      const outcome: RunOutcome =
+        "output" in event ? outcomeOfResult(event.output) : { status: "failed", error: "run ended without a result" };
+      const run = context.run;
+      enqueue.assign({
+        s: runFinished(context.s, outcome, run?.startedAt.wall ?? nowOf(context).wall),
+        run: undefined,
+        timedOut: false,
+      });
+      for (const e of finish(context, outcome)) enqueue.emit(e);
+    }),
+    failRun: enqueueActions(({ context, event, enqueue }) => {
+      const error = "error" in event ? errorMessage(event.error) : "unknown error";
+      const outcome: RunOutcome = { status: "failed", error };
+      enqueue.assign({ s: runFinished(context.s, outcome, context.run?.startedAt.wall ?? 0), run: undefined, timedOut: false });
+      for (const e of finish(context, outcome)) enqueue.emit(e);
+    }),
+    timeOutRun: enqueueActions(({ context, enqueue }) => {
+      const outcome: RunOutcome = { status: "timed-out" };
+      enqueue.assign({ s: runFinished(context.s, outcome, context.run?.startedAt.wall ?? 0), run: undefined, timedOut: true });
+      for (const e of finish(context, outcome)) enqueue.emit(e);
+    }),
+    abortRun: enqueueActions(({ context, enqueue }) => {
+      const outcome: RunOutcome = { status: "aborted", reason: "stopped" };
+      enqueue.assign({ s: runFinished(context.s, outcome, context.run?.startedAt.wall ?? 0), run: undefined });
+      for (const e of finish(context, outcome)) enqueue.emit(e);
+    }),
+    applyConfig: assign(({ context, event }) => {
+      if (event.type !== "UPDATE") return {};
+      const now = nowOf(context);
+      const scheduleChanged = JSON.stringify(scheduleKey(event.agent)) !== JSON.stringify(scheduleKey(context.agent));
+      return {
+        agent: event.agent,
+        policy: event.policy,
+        s: scheduleChanged ? { ...context.s, due: firstDue(event.agent, now) } : context.s,
+      };
+    }),
+    /** Diff the open alerts before and after a step: each alert is raised once per episode. */
+    syncAlerts: enqueueActions(({ context, enqueue }) => {
+      const now = nowOf(context);
+      const open = openAgentAlerts(context.agent, context.s, now, context.policy, {
+        timedOut: context.timedOut,
+        running: context.run !== undefined,
+      });
+      const before = context.alerts;
+      if (open.length === before.length && open.every((k) => before.includes(k))) return;
+      enqueue.assign({ alerts: open });
+      for (const kind of open) {
+        if (!before.includes(kind)) {
+          enqueue.emit({ type: "alert", agentId: context.agent.id, at: now.wall, kind, state: "open", message: alertMessage(kind, context.agent.id) });
+        }
+      }
+      for (const kind of before) {
+        if (!open.includes(kind)) {
+          enqueue.emit({ type: "alert", agentId: context.agent.id, at: now.wall, kind, state: "resolved", message: alertMessage(kind, context.agent.id) });
+        }
+      }
+    }),
+  },
+}).createMachine({
+  id: "heartbeat",
+  context: ({ input }) => ({
+    agent: input.agent,
+    policy: input.policy,
+    deps: input.deps,
+    s: input.restore ?? initialPolicyState(firstDue(input.agent, input.deps.clock.now())),
+    decision: undefined,
+    run: undefined,
+    runSeq: 0,
+    alerts: [],
+    timedOut: false,
+  }),
+  initial: "idle",
+  on: {
+    STOP: ".stopped",
+    CHECK: { actions: "syncAlerts" },
+  },
+  states: {
+    idle: {
+      after: {
+        untilDue: [
+          { guard: "slotIsDue", target: "due" },
+          // A capped wait elapsed before the slot: wait again (never fire early).
+          { target: "idle", reenter: true, actions: "syncAlerts" },
+        ],
+      },
+      on: {
+        WAKE: { target: "due", actions: "foldWakes" },
+        UPDATE: { target: "idle", reenter: true, actions: "applyConfig" },
+      },
+    },
+    due: {
+      entry: "decide",
+      always: [
+        { guard: "decidedRun", target: "running" },
+        { guard: "decidedDefer", target: "deferred", actions: ["recordDeferral", "syncAlerts"] },
+        { guard: "decidedSkip", target: "idle", actions: ["recordSkip", "syncAlerts"] },
+        { target: "idle", actions: "syncAlerts" },
+      ],
+    },
+    deferred: {
+      after: { untilRetry: "due" },
+      on: {
+        WAKE: { target: "due", actions: "foldWakes" },
+        UPDATE: { target: "due", actions: "applyConfig" },
+      },
+    },
+    running: {
+      entry: ["startRun", "syncAlerts"],
+      invoke: {
+        id: "run",
+        src: "runHeartbeat",
+        input: ({ context }): RunActorInput => ({
+          deps: context.deps,
+          agentId: context.agent.id,
+          sessionKey: context.agent.sessionKey,
+          runId: context.runSeq,
+          reasons: context.run?.reasons ?? [],
+        }),
+        onDone: [
+          { guard: "hasFollowUp", target: "due", actions: "finishRun" },
+          { target: "idle", actions: ["finishRun", "syncAlerts"] },
+        ],
+        onError: [
+          { guard: "hasFollowUp", target: "due", actions: "failRun" },
+          { target: "idle", actions: ["failRun", "syncAlerts"] },
+        ],
+      },
+      after: {
+        runTimeout: [
+          { guard: "hasFollowUp", target: "due", actions: "timeOutRun" },
+          { target: "idle", actions: ["timeOutRun", "syncAlerts"] },
+        ],
+      },
+      on: {
+        WAKE: { actions: "foldWakes" },
+        UPDATE: { actions: "applyConfig" },
+        STOP: { target: "stopped", actions: "abortRun" },
+      },
+    },
+    stopped: { type: "final" },
+  },
+});
+
+function scheduleKey(agent: ResolvedAgent): unknown {
+  const s = agent.schedule;
+  return s.kind === "cron" ? [s.kind, s.expression, s.timezone] : s.kind === "interval" ? [s.kind, s.everyMs] : [s.kind];
+}
+
+export type HeartbeatMachine = typeof heartbeatMachine;

@@ -1,0 +1,27 @@
+import type { HostResult } from "../policy/outcome.ts";
+import type { Clock } from "./clock.ts";
+
+export interface RunContext {
+  readonly agentId: string;
+  readonly sessionKey?: string;
+  readonly reasons: string[];
+  /** Aborts when the run times out, the agent is stopped or reloaded away. */
+  readonly signal: AbortSignal;
+}
+
+export type RunHeartbeat = (ctx: RunContext) => Promise<HostResult>;
+
+/** The host's lane probes: is the main lane busy, is this session's lane busy. */
+export interface Lanes {
+  mainBusy?(): boolean;
+  sessionBusy?(sessionKey: string): boolean;
+}
+
+/** What a heartbeat actor needs from outside. One object shared by every agent of a gateway. */
+export interface HeartbeatDeps {
+  readonly clock: Clock;
+  readonly runHeartbeat: RunHeartbeat;
+  readonly lanes: Lanes;
+  /** A timed-out or aborted run's promise settled after all; recorded, never counted. */
+  onLateSettlement(agentId: string, runId: number, settled: "resolved" | "rejected"): void;
+}
