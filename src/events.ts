@@ -65,6 +65,14 @@ export type HeartbeatEvent =
       readonly settled: "resolved" | "rejected";
     }
   | {
+      readonly type: "agent-restarted";
+      readonly agentId: string;
+      readonly at: number;
+      /** What the crashed actor threw. */
+      readonly error: string;
+      readonly restartsInWindow: number;
+    }
+  | {
       readonly type: "alert";
       readonly agentId: string;
       readonly at: number;

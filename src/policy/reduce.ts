@@ -43,19 +43,20 @@ export function runFinished(
   outcome: RunOutcome,
   startedAtWall: number,
 ): AgentPolicyState {
+  const lastStatus = outcome.status;
   switch (outcome.status) {
     case "skipped":
-      return { ...state, skipCount: state.skipCount + 1 };
+      return { ...state, lastStatus, skipCount: state.skipCount + 1 };
     case "ran": {
       const tokens = outcome.usage ? outcome.usage.inputTokens + outcome.usage.outputTokens : undefined;
       const consecutiveZeroWork =
         tokens === undefined ? state.consecutiveZeroWork : tokens === 0 ? state.consecutiveZeroWork + 1 : 0;
-      return { ...state, runCount: state.runCount + 1, lastRunAt: startedAtWall, consecutiveZeroWork };
+      return { ...state, lastStatus, runCount: state.runCount + 1, lastRunAt: startedAtWall, consecutiveZeroWork };
     }
     case "failed":
     case "timed-out":
     case "aborted":
-      return { ...state, runCount: state.runCount + 1, lastRunAt: startedAtWall };
+      return { ...state, lastStatus, runCount: state.runCount + 1, lastRunAt: startedAtWall };
   }
 }
 

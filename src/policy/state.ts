@@ -1,3 +1,4 @@
+import type { RunStatus } from "./outcome.ts";
 import type { Wake } from "./wake.ts";
 
 /** The next scheduled slot: intervals on the monotonic clock, cron slots and window openings on wall time. */
@@ -23,6 +24,8 @@ export interface AgentPolicyState {
   readonly busy: { readonly lane: Lane; readonly attempt: number; readonly sinceMono: number } | undefined;
   /** Monotonic time the flood guard last held a wake; set while an episode is open. */
   readonly floodHeldMono: number | undefined;
+  /** Status of the last run that reached the host (a host skip included). */
+  readonly lastStatus: RunStatus | undefined;
   readonly runCount: number;
   readonly skipCount: number;
   readonly consecutiveZeroWork: number;
@@ -37,6 +40,7 @@ export function initialPolicyState(due: Due): AgentPolicyState {
     pending: [],
     busy: undefined,
     floodHeldMono: undefined,
+    lastStatus: undefined,
     runCount: 0,
     skipCount: 0,
     consecutiveZeroWork: 0,
