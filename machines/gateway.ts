@@ -1,17 +1,28 @@
-import { enqueueActions, setup, type ActorRefFrom } from "xstate";
+import { createActor, enqueueActions, setup, type ActorRefFrom, type AnyActorRef } from "xstate";
 import type { HeartbeatEvent } from "../src/events.ts";
 import { alertMessage } from "../src/policy/alerts.ts";
+import { admitRestart } from "../src/policy/restart.ts";
+import type { AgentPolicyState } from "../src/policy/state.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../src/policy/types.ts";
 import type { HeartbeatDeps } from "../src/runtime/host.ts";
-import { admitRestart } from "../src/policy/restart.ts";
 import { heartbeatMachine } from "./heartbeat.ts";
 
-/** The supervisor: spawns one heartbeat actor per enabled agent, applies reload diffs, restarts crashed children. */
+/**
+ * The gateway: the supervisor of every agent's heartbeat actor. It creates them with
+ * itself as parent (so they live in its system as `heartbeat:<agentId>` and their
+ * crashes arrive here as `xstate.error.actor.<id>`), applies reload diffs, and restarts
+ * a crashed child with its state, at most N times in T.
+ *
+ * Children are created with `createActor(…, { parent })` rather than `spawn`: XState
+ * copies a parent's `children` object on every spawn and stop, so a parent of N spawned
+ * children starts and stops in O(N²) (measured: 10 000 agents took 30 s to stop). With
+ * `parent`, supervision and the system registry are the same, and stop is O(N).
+ */
 
 export type HeartbeatRef = ActorRefFrom<typeof heartbeatMachine>;
 
 export interface GatewayDeps extends HeartbeatDeps {
-  /** Where every child's emitted event goes (wired at spawn, so no child is ever unheard). */
+  /** Where every child's emitted event goes (wired at creation, so no child is ever unheard). */
   readonly sink: (event: HeartbeatEvent) => void;
 }
 
@@ -29,23 +40,57 @@ export interface ConfigDiff {
 export interface GatewayContext {
   readonly deps: GatewayDeps;
   readonly policy: ResolvedPolicy;
-  /** Live heartbeat actor per agent id. */
-  readonly refs: Readonly<Record<string, HeartbeatRef>>;
+  /** Live heartbeat actor per agent id (mutated in place by the supervisor's actions: it is O(1) per change). */
+  readonly refs: Map<string, HeartbeatRef>;
   /** Child actor id → agent id (child ids change on every restart). */
-  readonly owners: Readonly<Record<string, string>>;
-  readonly incarnation: Readonly<Record<string, number>>;
+  readonly owners: Map<string, string>;
+  readonly incarnation: Map<string, number>;
   /** Monotonic times of recent restarts per agent. */
-  readonly restarts: Readonly<Record<string, readonly number[]>>;
-  /** Agents that crashed past the restart limit; not respawned until reloaded. */
-  readonly failed: Readonly<Record<string, true>>;
+  readonly restarts: Map<string, readonly number[]>;
+  /** Agents that crashed past the restart limit; not restarted until a reload changes them. */
+  readonly failed: Set<string>;
 }
 
 export type GatewayEvent =
   | { readonly type: "APPLY"; readonly diff: ConfigDiff; readonly policy: ResolvedPolicy }
-  | { readonly type: "CHECK" }
+  /** Stop every heartbeat (runs in flight are aborted and recorded). */
+  | { readonly type: "STOP_ALL" }
   | { readonly type: `xstate.error.actor.${string}`; readonly error: unknown; readonly actorId?: string };
 
 export const heartbeatSystemId = (agentId: string): string => `heartbeat:${agentId}`;
+
+function startChild(
+  context: GatewayContext,
+  self: AnyActorRef,
+  agent: ResolvedAgent,
+  policy: ResolvedPolicy,
+  restore: AgentPolicyState | undefined,
+): HeartbeatRef {
+  const n = (context.incarnation.get(agent.id) ?? 0) + 1;
+  const id = `${heartbeatSystemId(agent.id)}#${n}`;
+  const ref = createActor(heartbeatMachine, {
+    parent: self,
+    id,
+    systemId: heartbeatSystemId(agent.id),
+    input: { agent, policy, deps: context.deps, restore },
+  });
+  ref.on("*", context.deps.sink);
+  context.refs.set(agent.id, ref);
+  context.owners.set(id, agent.id);
+  context.incarnation.set(agent.id, n);
+  ref.start();
+  return ref;
+}
+
+function stopChild(context: GatewayContext, agentId: string): void {
+  const ref = context.refs.get(agentId);
+  if (!ref) return;
+  context.refs.delete(agentId);
+  context.owners.delete(ref.id);
+  // STOP takes it to its final state: a run in flight is aborted and recorded, its timers
+  // are cancelled, and a done actor stops itself (a child may not be stopped directly).
+  ref.send({ type: "STOP" });
+}
 
 export const gatewayMachine = setup({
   types: {
@@ -54,92 +99,51 @@ export const gatewayMachine = setup({
     input: {} as GatewayInput,
     emitted: {} as HeartbeatEvent,
   },
-  actors: { heartbeat: heartbeatMachine },
   guards: {
     isChildCrash: ({ event }) => event.type.startsWith("xstate.error.actor."),
   },
   actions: {
-    /** One assign for the whole diff: spawning N children costs O(N), not O(N²). */
-    applyDiff: enqueueActions(({ context, event, enqueue }) => {
+    applyDiff: enqueueActions(({ context, event, self, enqueue }) => {
       if (event.type !== "APPLY") return;
       const { diff, policy } = event;
-      // A disabled agent has no actor: disabling one is stopping it.
-      const stopping = [...diff.remove, ...diff.update.filter((a) => !a.enabled).map((a) => a.id)];
-      for (const id of stopping) {
-        const ref = context.refs[id];
-        if (ref) {
-          enqueue.sendTo(ref, { type: "STOP" });
-          enqueue.stopChild(ref);
+      enqueue.assign({ policy });
+      enqueue(() => {
+        for (const id of diff.remove) {
+          stopChild(context, id);
+          context.failed.delete(id);
+          context.restarts.delete(id);
         }
-      }
-      for (const agent of diff.update) {
-        const ref = context.refs[agent.id];
-        if (ref && agent.enabled) enqueue.sendTo(ref, { type: "UPDATE", agent, policy });
-      }
-      enqueue.assign(({ spawn }) => {
-        const refs = { ...context.refs };
-        const owners = { ...context.owners };
-        const incarnation = { ...context.incarnation };
-        const failed = { ...context.failed };
-        for (const id of stopping) {
-          delete refs[id];
-          delete failed[id];
+        for (const agent of diff.update) {
+          context.failed.delete(agent.id);
+          const ref = context.refs.get(agent.id);
+          // A disabled agent has no actor: disabling one is stopping it.
+          if (!agent.enabled) stopChild(context, agent.id);
+          else if (ref) ref.send({ type: "UPDATE", agent, policy });
+          else startChild(context, self, agent, policy, undefined);
         }
-        for (const agent of [...diff.add, ...diff.update]) {
-          delete failed[agent.id];
-          if (refs[agent.id] || !agent.enabled) continue;
-          const n = (incarnation[agent.id] ?? 0) + 1;
-          const childId = `${heartbeatSystemId(agent.id)}#${n}`;
-          const ref = spawn("heartbeat", {
-            id: childId,
-            systemId: heartbeatSystemId(agent.id),
-            input: { agent, policy, deps: context.deps },
-          });
-          ref.on("*", context.deps.sink);
-          refs[agent.id] = ref;
-          owners[childId] = agent.id;
-          incarnation[agent.id] = n;
+        for (const agent of diff.add) {
+          if (agent.enabled && !context.refs.has(agent.id)) startChild(context, self, agent, policy, undefined);
         }
-        return { refs, owners, incarnation, failed, policy };
       });
     }),
-    /** A crashed child is restarted with its schedule state, at most N times in T. */
-    restartCrashed: enqueueActions(({ context, event, enqueue }) => {
+    /** A crashed child is restarted with its schedule state, at most N times in T; then failed and alerted. */
+    restartCrashed: enqueueActions(({ context, event, self, enqueue }) => {
       const childId = event.type.slice("xstate.error.actor.".length);
-      const agentId = context.owners[childId];
-      const crashed = agentId === undefined ? undefined : context.refs[agentId];
+      const agentId = context.owners.get(childId);
+      const crashed = agentId === undefined ? undefined : context.refs.get(agentId);
       if (agentId === undefined || !crashed || crashed.id !== childId) return;
       const now = context.deps.clock.now();
-      const admitted = admitRestart(context.restarts[agentId] ?? [], now.mono, context.policy.restart);
-      const snapshot = crashed.getSnapshot();
-      const owners = { ...context.owners };
-      delete owners[childId];
+      const admitted = admitRestart(context.restarts.get(agentId) ?? [], now.mono, context.policy.restart);
+      const prev = crashed.getSnapshot().context;
+      context.owners.delete(childId);
+      context.refs.delete(agentId);
+      context.restarts.set(agentId, admitted.recent);
       if (!admitted.ok) {
-        const refs = { ...context.refs };
-        delete refs[agentId];
-        enqueue.assign({ refs, owners, failed: { ...context.failed, [agentId]: true }, restarts: { ...context.restarts, [agentId]: admitted.recent } });
+        context.failed.add(agentId);
         enqueue.emit({ type: "alert", agentId, at: now.wall, kind: "restart-limit", state: "open", message: alertMessage("restart-limit", agentId) });
         return;
       }
       const error = "error" in event ? event.error : undefined;
-      enqueue.assign(({ spawn }) => {
-        const n = (context.incarnation[agentId] ?? 0) + 1;
-        const id = `${heartbeatSystemId(agentId)}#${n}`;
-        const prev = snapshot.context;
-        const ref = spawn("heartbeat", {
-          id,
-          systemId: heartbeatSystemId(agentId),
-          // Keep the schedule and the folded wakes; a run in flight died with the crash.
-          input: { agent: prev.agent, policy: context.policy, deps: context.deps, restore: prev.s },
-        });
-        ref.on("*", context.deps.sink);
-        return {
-          refs: { ...context.refs, [agentId]: ref },
-          owners: { ...owners, [id]: agentId },
-          incarnation: { ...context.incarnation, [agentId]: n },
-          restarts: { ...context.restarts, [agentId]: admitted.recent },
-        };
-      });
       enqueue.emit({
         type: "agent-restarted",
         agentId,
@@ -147,31 +151,34 @@ export const gatewayMachine = setup({
         error: error instanceof Error ? error.message : String(error),
         restartsInWindow: admitted.recent.length,
       });
+      // Keep the schedule and the folded wakes; a run in flight died with the crash.
+      enqueue(() => startChild(context, self, prev.agent, context.policy, prev.s));
     }),
-    checkAll: enqueueActions(({ context, enqueue }) => {
-      for (const ref of Object.values(context.refs)) enqueue.sendTo(ref, { type: "CHECK" });
-    }),
+    stopAll: ({ context }) => {
+      for (const id of [...context.refs.keys()]) stopChild(context, id);
+    },
   },
 }).createMachine({
   id: "gateway",
   context: ({ input }) => ({
     deps: input.deps,
     policy: input.policy,
-    refs: {},
-    owners: {},
-    incarnation: {},
-    restarts: {},
-    failed: {},
+    refs: new Map(),
+    owners: new Map(),
+    incarnation: new Map(),
+    restarts: new Map(),
+    failed: new Set(),
   }),
   initial: "serving",
   states: {
     serving: {
       on: {
         APPLY: { actions: "applyDiff" },
-        CHECK: { actions: "checkAll" },
+        STOP_ALL: { target: "stopped", actions: "stopAll" },
         "xstate.error.actor.*": { guard: "isChildCrash", actions: "restartCrashed" },
       },
     },
+    stopped: { type: "final" },
   },
 });
 

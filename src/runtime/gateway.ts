@@ -32,6 +32,7 @@ export interface GatewayOptions {
   logger?: Logger | false;
   /** How often the independent detector sweep looks at every agent. Default 15 s. */
   sweepMs?: number;
+
 }
 
 export interface Gateway {
@@ -98,11 +99,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   indexScheduler(actor.system);
   actor.on("*", (e) => dispatch(e as HeartbeatEvent));
 
-  const refs = (): Readonly<Record<string, HeartbeatRef>> => actor.getSnapshot().context.refs;
-  const failed = (id: string): boolean => actor.getSnapshot().context.failed[id] === true;
+  const refOf = (agentId: string): HeartbeatRef | undefined => actor.getSnapshot().context.refs.get(agentId);
+  const liveRefs = (): Iterable<HeartbeatRef> => actor.getSnapshot().context.refs.values();
+  const failed = (id: string): boolean => actor.getSnapshot().context.failed.has(id);
 
   const deliverToActor = ({ agentId, reasons }: Delivery): void => {
-    const ref = refs()[agentId];
+    const ref = refOf(agentId);
     if (!ref) {
       const agent = agents.get(agentId);
       const reason = agent && !agent.enabled ? "disabled" : "stopped";
@@ -135,7 +137,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const sweep = (): void => {
     sweepTimer = clock.setTimeout(sweep, sweepMs);
     const now = clock.now();
-    for (const ref of Object.values(refs())) {
+    for (const ref of liveRefs()) {
       const snap = ref.getSnapshot();
       if (snap.status !== "active") continue;
       const c = snap.context;
@@ -176,10 +178,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         handlers.clearQueue();
         disposeHandler();
         if (wasStarted) {
-          // Abort runs in flight first (their signals fire and they record `aborted`), then stop the tree.
-          for (const ref of Object.values(refs())) {
-            if (ref.getSnapshot().value === "running") ref.send({ type: "STOP" });
-          }
+          // Every heartbeat gets STOP (runs in flight abort and record `aborted`), then the supervisor stops.
+          actor.send({ type: "STOP_ALL" });
           actor.stop();
         }
         status = "stopped";
@@ -244,9 +244,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     health() {
       const now = clock.now();
-      const live = refs();
       const list = [...agents.values()].map((agent) => {
-        const ref = live[agent.id];
+        const ref = refOf(agent.id);
         const snap = ref?.getSnapshot();
         const state: AgentMachineState | undefined =
           snap && snap.status === "active" ? (snap.value as AgentMachineState) : snap ? "stopped" : undefined;
