@@ -49,6 +49,8 @@ export interface GatewayContext {
   readonly restarts: Map<string, readonly number[]>;
   /** Agents that crashed past the restart limit; not restarted until a reload changes them. */
   readonly failed: Set<string>;
+  /** Last state of agents whose actor was stopped (disabled, failed, gateway stopped), for reports. */
+  readonly retired: Map<string, AgentPolicyState>;
 }
 
 export type GatewayEvent =
@@ -78,6 +80,7 @@ function startChild(
   context.refs.set(agent.id, ref);
   context.owners.set(id, agent.id);
   context.incarnation.set(agent.id, n);
+  context.retired.delete(agent.id);
   ref.start();
   return ref;
 }
@@ -87,6 +90,7 @@ function stopChild(context: GatewayContext, agentId: string): void {
   if (!ref) return;
   context.refs.delete(agentId);
   context.owners.delete(ref.id);
+  context.retired.set(agentId, ref.getSnapshot().context.s);
   // STOP takes it to its final state: a run in flight is aborted and recorded, its timers
   // are cancelled, and a done actor stops itself (a child may not be stopped directly).
   ref.send({ type: "STOP" });
@@ -110,6 +114,7 @@ export const gatewayMachine = setup({
       enqueue(() => {
         for (const id of diff.remove) {
           stopChild(context, id);
+          context.retired.delete(id);
           context.failed.delete(id);
           context.restarts.delete(id);
         }
@@ -140,6 +145,7 @@ export const gatewayMachine = setup({
       context.restarts.set(agentId, admitted.recent);
       if (!admitted.ok) {
         context.failed.add(agentId);
+        context.retired.set(agentId, prev.s);
         enqueue.emit({ type: "alert", agentId, at: now.wall, kind: "restart-limit", state: "open", message: alertMessage("restart-limit", agentId) });
         return;
       }
@@ -168,6 +174,7 @@ export const gatewayMachine = setup({
     incarnation: new Map(),
     restarts: new Map(),
     failed: new Set(),
+    retired: new Map(),
   }),
   initial: "serving",
   states: {

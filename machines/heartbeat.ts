@@ -85,7 +85,7 @@ function finish(c: HeartbeatContext, outcome: RunOutcome): HeartbeatEvent[] {
     at: now.wall,
     runId: run.id,
     status: outcome.status,
-    durationMs: Math.max(0, now.mono - run.startedAt.mono),
+    durationMs: Math.max(0, Math.round(now.mono - run.startedAt.mono)),
     reasons: run.reasons,
   };
   switch (outcome.status) {
@@ -115,8 +115,10 @@ export const heartbeatMachine = setup({
       const now = nowOf(context);
       const d = context.decision;
       const retry = d?.kind === "defer" ? Math.max(0, Math.ceil(d.retryMono - now.mono)) : 0;
-      // The slot may come due before the retry: look again then (scheduled runs are never held by spacing or flood).
-      return Math.min(retry, untilDue(context.s.due, now), MAX_TIMER_MS);
+      // A slot that comes due before the retry is looked at then (scheduled runs are never held
+      // by spacing or flood); a slot already due was part of this decision and waits for the retry.
+      const slot = isDue(context.s.due, now) ? MAX_TIMER_MS : untilDue(context.s.due, now);
+      return Math.min(retry, slot, MAX_TIMER_MS);
     },
     runTimeout: ({ context }) => Math.min(context.agent.runTimeoutMs, MAX_TIMER_MS),
   },
@@ -151,8 +153,8 @@ export const heartbeatMachine = setup({
         agentId: context.agent.id,
         at: now.wall,
         reason: d.reason,
-        retryAt: now.wall + (d.retryMono - now.mono),
-        reasons: context.s.pending.map((w) => w.reason),
+        retryAt: Math.round(now.wall + (d.retryMono - now.mono)),
+        reasons: d.reasons,
       });
     }),
     recordSkip: enqueueActions(({ context, enqueue }) => {

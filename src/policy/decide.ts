@@ -20,6 +20,8 @@ export type Decision =
       /** The flood guard tripped for the first time in this episode: raise one alert. */
       readonly floodTripped: boolean;
       readonly lane: Lane | undefined;
+      /** The reasons held (the due slot's included). */
+      readonly reasons: readonly string[];
     }
   /** Drop the due slot (and, when disabled, every pending wake) with a recorded reason. */
   | { readonly kind: "skip"; readonly reason: SkipReason; readonly dropped: readonly string[] }
@@ -72,7 +74,7 @@ export function decide(
     const retryMono = Math.max(dueAt, spacedAt);
     if (retryMono > now.mono) {
       const reason: DeferReason = dueAt >= spacedAt ? "not-due" : "min-spacing";
-      return { kind: "defer", reason, retryMono, floodTripped: false, lane: undefined };
+      return { kind: "defer", reason, retryMono, floodTripped: false, lane: undefined, reasons: reasonsOf(pending, slotDue, agent) };
     }
   }
 
@@ -87,6 +89,7 @@ export function decide(
         retryMono: oldest + policy.flood.windowMs,
         floodTripped: state.floodHeldMono === undefined,
         lane: undefined,
+        reasons: reasonsOf(pending, slotDue, agent),
       };
     }
   }
@@ -100,6 +103,7 @@ export function decide(
       retryMono: now.mono + backoffDelay(policy.retry, attempt),
       floodTripped: false,
       lane: busyLane,
+      reasons: reasonsOf(pending, slotDue, agent),
     };
   }
 

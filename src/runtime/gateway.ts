@@ -244,12 +244,14 @@ export function createGateway(options: GatewayOptions): Gateway {
 
     health() {
       const now = clock.now();
+      const retired = actor.getSnapshot().context.retired;
       const list = [...agents.values()].map((agent) => {
-        const ref = refOf(agent.id);
-        const snap = ref?.getSnapshot();
-        const state: AgentMachineState | undefined =
-          snap && snap.status === "active" ? (snap.value as AgentMachineState) : snap ? "stopped" : undefined;
-        return agentHealth(agent, snap && state ? { state, s: snap.context.s } : undefined, failed(agent.id), now);
+        const snap = refOf(agent.id)?.getSnapshot();
+        if (snap?.status === "active") {
+          return agentHealth(agent, { state: snap.value as AgentMachineState, s: snap.context.s }, failed(agent.id), now);
+        }
+        const s = snap?.context.s ?? retired.get(agent.id);
+        return agentHealth(agent, s ? { state: "stopped", s } : undefined, failed(agent.id), now);
       });
       const open = alerts.list();
       return { ok: open.length === 0, agents: list, alerts: open };
