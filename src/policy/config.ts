@@ -3,7 +3,7 @@ import { ConfigError } from "../errors.ts";
 import { parseActiveHours } from "./active-hours.ts";
 import { cronPattern } from "./cron.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
-import { SECOND } from "./time.ts";
+import { MAX_TIMER_MS, SECOND } from "./time.ts";
 import { assertTimezone } from "./timezone.ts";
 import type { ResolvedAgent, ResolvedPolicy, Schedule } from "./types.ts";
 
@@ -75,14 +75,15 @@ const agentSchema = z.strictObject({
 });
 
 const count = z.number().int().min(0);
+const atLeastOne = z.number().int().min(1);
 const policySchema = z.strictObject({
   minSpacingMs: count.optional(),
-  flood: z.strictObject({ maxRuns: z.number().int().min(1), windowMs: count }).optional(),
+  flood: z.strictObject({ maxRuns: atLeastOne, windowMs: atLeastOne }).optional(),
   retry: z.strictObject({ initialMs: z.number().int().min(1), maxMs: count }).optional(),
   coalesceMs: count.optional(),
-  pastDueCadences: count.optional(),
-  busyWedgedCadences: count.optional(),
-  zeroWorkStreak: count.optional(),
+  pastDueCadences: atLeastOne.optional(),
+  busyWedgedCadences: atLeastOne.optional(),
+  zeroWorkStreak: atLeastOne.optional(),
   restart: z.strictObject({ maxRestarts: count, windowMs: count }).optional(),
 });
 
@@ -114,6 +115,10 @@ function resolveAgent(entry: unknown, at: string): ResolvedAgent {
   const runTimeoutMs = parseDuration(raw.runTimeout ?? DEFAULT_RUN_TIMEOUT, `${at}.runTimeout`);
   if (runTimeoutMs < MIN_CADENCE_MS) {
     throw new ConfigError(`${at}.runTimeout`, `${formatDuration(runTimeoutMs)} is below the 1s minimum`);
+  }
+  // The watchdog is one timer: it must fit the platform limit (an over-limit timeout fires after 1 ms).
+  if (runTimeoutMs > MAX_TIMER_MS) {
+    throw new ConfigError(`${at}.runTimeout`, `${formatDuration(runTimeoutMs)} is above the ${formatDuration(MAX_TIMER_MS)} maximum`);
   }
 
   return {

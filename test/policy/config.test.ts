@@ -108,6 +108,7 @@ describe("resolveAgents", () => {
     [[{ id: "a", enabled: "yes" }], "agents[0].enabled: expected a boolean, got string"],
     [[{ id: "a", sessionKey: "" }], "agents[0].sessionKey: must not be empty"],
     [[{ id: "a", runTimeout: "0" }], "agents[0].runTimeout: 0ms is below the 1s minimum"],
+    [[{ id: "a", runTimeout: "30d" }], "agents[0].runTimeout: 30d is above the 24d20h31m23s647ms maximum"],
     [[{ id: "a", runTimeout: "soon" }], `agents[0].runTimeout: "soon" is not a duration (use e.g. "90s", "30m", "1.5h")`],
     [[{ id: "a", activeHours: { end: "17:00" } }], "agents[0].activeHours.start: required"],
     [
@@ -190,7 +191,9 @@ describe("resolvePolicy", () => {
     [{ flood: { maxRuns: 5, windowMs: 1, extra: 1 } }, "policy.flood.extra: unknown key"],
     [{ retry: { initialMs: 0, maxMs: 0 } }, "policy.retry.initialMs: must be >= 1, got 0"],
     [{ retry: { initialMs: 5_000, maxMs: 1_000 } }, "policy.retry.initialMs: must be <= retry.maxMs (1000), got 5000"],
-    [{ pastDueCadences: -2 }, "policy.pastDueCadences: must be >= 0, got -2"],
+    [{ pastDueCadences: -2 }, "policy.pastDueCadences: must be >= 1, got -2"],
+    [{ zeroWorkStreak: 0 }, "policy.zeroWorkStreak: must be >= 1, got 0"],
+    [{ flood: { maxRuns: 5, windowMs: 0 } }, "policy.flood.windowMs: must be >= 1, got 0"],
     [{ busyWedgedCadences: 0.5 }, "policy.busyWedgedCadences: expected an integer, got 0.5"],
     [{ zeroWorkStreak: null }, "policy.zeroWorkStreak: expected a number, got null"],
     [{ restart: { maxRestarts: -1, windowMs: 60_000 } }, "policy.restart.maxRestarts: must be >= 0, got -1"],
