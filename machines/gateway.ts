@@ -5,7 +5,7 @@ import { admitRestart } from "../src/policy/restart.ts";
 import type { AgentPolicyState } from "../src/policy/state.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../src/policy/types.ts";
 import type { HeartbeatDeps } from "../src/runtime/host.ts";
-import { heartbeatMachine } from "./heartbeat.ts";
+import { heartbeatMachine, type HeartbeatInput } from "./heartbeat.ts";
 
 /**
  * The gateway: the supervisor of every agent's heartbeat actor. It creates them with
@@ -66,7 +66,7 @@ function startChild(
   self: AnyActorRef,
   agent: ResolvedAgent,
   policy: ResolvedPolicy,
-  restore: AgentPolicyState | undefined,
+  carried?: Pick<HeartbeatInput, "restore" | "openAlerts" | "timedOut">,
 ): HeartbeatRef {
   const n = (context.incarnation.get(agent.id) ?? 0) + 1;
   const id = `${heartbeatSystemId(agent.id)}#${n}`;
@@ -74,7 +74,7 @@ function startChild(
     parent: self,
     id,
     systemId: heartbeatSystemId(agent.id),
-    input: { agent, policy, deps: context.deps, restore },
+    input: { agent, policy, deps: context.deps, ...carried },
   });
   ref.on("*", context.deps.sink);
   context.refs.set(agent.id, ref);
@@ -124,10 +124,10 @@ export const gatewayMachine = setup({
           // A disabled agent has no actor: disabling one is stopping it.
           if (!agent.enabled) stopChild(context, agent.id);
           else if (ref) ref.send({ type: "UPDATE", agent, policy });
-          else startChild(context, self, agent, policy, undefined);
+          else startChild(context, self, agent, policy);
         }
         for (const agent of diff.add) {
-          if (agent.enabled && !context.refs.has(agent.id)) startChild(context, self, agent, policy, undefined);
+          if (agent.enabled && !context.refs.has(agent.id)) startChild(context, self, agent, policy);
         }
       });
     }),
@@ -143,6 +143,20 @@ export const gatewayMachine = setup({
       context.owners.delete(childId);
       context.refs.delete(agentId);
       context.restarts.set(agentId, admitted.recent);
+      const lost = prev.run;
+      if (lost) {
+        // The run in flight died with the actor (its signal aborted): record it, never leave a start unfinished.
+        enqueue.emit({
+          type: "run-finished",
+          agentId,
+          at: now.wall,
+          runId: lost.id,
+          status: "aborted",
+          durationMs: Math.max(0, Math.round(now.mono - lost.startedAt.mono)),
+          reasons: lost.reasons,
+          reason: "crashed",
+        });
+      }
       if (!admitted.ok) {
         context.failed.add(agentId);
         context.retired.set(agentId, prev.s);
@@ -158,7 +172,9 @@ export const gatewayMachine = setup({
         restartsInWindow: admitted.recent.length,
       });
       // Keep the schedule and the folded wakes; a run in flight died with the crash.
-      enqueue(() => startChild(context, self, prev.agent, context.policy, prev.s));
+      enqueue(() =>
+        startChild(context, self, prev.agent, context.policy, { restore: prev.s, openAlerts: prev.alerts, timedOut: prev.timedOut }),
+      );
     }),
     stopAll: ({ context }) => {
       for (const id of [...context.refs.keys()]) stopChild(context, id);

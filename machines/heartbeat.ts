@@ -19,6 +19,9 @@ export interface HeartbeatInput {
   readonly deps: HeartbeatDeps;
   /** State carried over from a crashed predecessor or the store; fresh when absent. */
   readonly restore?: AgentPolicyState | undefined;
+  /** Alerts the predecessor had open, so this actor resolves them when their episodes end. */
+  readonly openAlerts?: readonly AgentAlertKind[] | undefined;
+  readonly timedOut?: boolean | undefined;
 }
 
 export interface RunInFlight {
@@ -245,8 +248,8 @@ export const heartbeatMachine = setup({
     decision: undefined,
     run: undefined,
     runSeq: 0,
-    alerts: [],
-    timedOut: false,
+    alerts: input.openAlerts ?? [],
+    timedOut: input.timedOut ?? false,
   }),
   initial: "idle",
   on: {

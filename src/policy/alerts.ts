@@ -42,7 +42,8 @@ export function openAgentAlerts(
     if (due !== undefined && now.mono - due > policy.pastDueCadences * cadence) open.push("past-due");
   }
   if (state.consecutiveZeroWork >= policy.zeroWorkStreak) open.push("zero-work-streak");
-  if (state.floodHeldMono !== undefined) open.push("flood");
+  // The episode ends after a full window without a held wake.
+  if (state.floodHeldMono !== undefined && now.mono - state.floodHeldMono < policy.flood.windowMs) open.push("flood");
   if (cadence !== undefined && state.busy && now.mono - state.busy.sinceMono > policy.busyWedgedCadences * cadence) {
     open.push("busy-wedged");
   }

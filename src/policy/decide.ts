@@ -87,7 +87,8 @@ export function decide(
         kind: "defer",
         reason: "flood",
         retryMono: oldest + policy.flood.windowMs,
-        floodTripped: state.floodHeldMono === undefined,
+        // A hold after a full window without one is a new episode.
+        floodTripped: state.floodHeldMono === undefined || now.mono - state.floodHeldMono >= policy.flood.windowMs,
         lane: undefined,
         reasons: reasonsOf(pending, slotDue, agent),
       };

@@ -233,7 +233,8 @@ export function createGateway(options: GatewayOptions): Gateway {
           }
           resolveAlertsOf(id);
         }
-        for (const a of diff.update) if (failed(a.id)) resolveAlertsOf(a.id);
+        // A failed agent that is changed gets a fresh start; a disabled one has nothing left to alert on.
+        for (const a of diff.update) if (failed(a.id) || !a.enabled) resolveAlertsOf(a.id);
         applyDiff(diff);
         installHandler();
       };
