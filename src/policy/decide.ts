@@ -61,6 +61,9 @@ export function decide(
     else if (intent === "event") event = true;
   }
 
+  // Scheduled-intent wakes only ever run with their slot.
+  if (!slotDue && !immediate && !event) return { kind: "wait" };
+
   if (slotDue && !immediate && agent.activeHours) {
     if (!isWithinActiveHours(agent.activeHours, now.wall, zoneOf(agent))) {
       return { kind: "skip", reason: "quiet-hours", dropped: [slotReason(agent)] };
