@@ -36,16 +36,20 @@ export function openAgentAlerts(
 ): AgentAlertKind[] {
   const open: AgentAlertKind[] = [];
   if (!agent.enabled) return open;
-  const cadence = cadenceMs(agent.schedule, now.wall);
-  if (cadence !== undefined && !flags.running) {
-    const due = dueMono(state.due, now);
-    if (due !== undefined && now.mono - due > policy.pastDueCadences * cadence) open.push("past-due");
+  // The cadence of a cron agent costs two slot look-ups: only ask when a detector could fire.
+  let cadence: number | undefined | null = null;
+  const cadenceNow = (): number | undefined => (cadence === null ? (cadence = cadenceMs(agent.schedule, now.wall)) : cadence);
+  const due = dueMono(state.due, now);
+  if (!flags.running && due !== undefined && now.mono > due) {
+    const c = cadenceNow();
+    if (c !== undefined && now.mono - due > policy.pastDueCadences * c) open.push("past-due");
   }
   if (state.consecutiveZeroWork >= policy.zeroWorkStreak) open.push("zero-work-streak");
   // The episode ends after a full window without a held wake.
   if (state.floodHeldMono !== undefined && now.mono - state.floodHeldMono < policy.flood.windowMs) open.push("flood");
-  if (cadence !== undefined && state.busy && now.mono - state.busy.sinceMono > policy.busyWedgedCadences * cadence) {
-    open.push("busy-wedged");
+  if (state.busy) {
+    const c = cadenceNow();
+    if (c !== undefined && now.mono - state.busy.sinceMono > policy.busyWedgedCadences * c) open.push("busy-wedged");
   }
   if (flags.timedOut) open.push("run-timed-out");
   return open;
