@@ -3,6 +3,11 @@ import type { HeartbeatEvent } from "../src/events.ts";
 import { alertMessage } from "../src/policy/alerts.ts";
 import { admitRestart } from "../src/policy/restart.ts";
 import type { AgentPolicyState } from "../src/policy/state.ts";
+import { firstDue } from "../src/policy/schedule.ts";
+import type { Instant } from "../src/policy/time.ts";
+import { agentKey } from "../src/runtime/diff.ts";
+import { decodeAgent } from "../src/store/codec.ts";
+import type { StoredAgentState } from "../src/store/types.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../src/policy/types.ts";
 import type { HeartbeatDeps } from "../src/runtime/host.ts";
 import { heartbeatMachine, type HeartbeatInput } from "./heartbeat.ts";
@@ -21,9 +26,22 @@ import { heartbeatMachine, type HeartbeatInput } from "./heartbeat.ts";
 
 export type HeartbeatRef = ActorRefFrom<typeof heartbeatMachine>;
 
+/**
+ * A child lifecycle step decided by the supervisor and carried out by the runtime just
+ * after the supervisor's step (never inside it: a child processes events synchronously,
+ * and XState forbids one actor's actions running inside another's).
+ */
+export type LifecycleEffect =
+  /** Start a created actor; `kick` when it carries held wakes to decide at once. */
+  | { readonly kind: "start"; readonly agentId: string; readonly ref: HeartbeatRef; readonly kick: boolean }
+  /** Stop an actor (a run in flight is aborted and recorded); `retire` keeps its last state for reports. */
+  | { readonly kind: "stop"; readonly agentId: string; readonly ref: HeartbeatRef; readonly retire: boolean };
+
 export interface GatewayDeps extends HeartbeatDeps {
   /** Where every child's emitted event goes (wired at creation, so no child is ever unheard). */
   readonly sink: (event: HeartbeatEvent) => void;
+  /** Queue a lifecycle effect for the runtime to carry out after this step. */
+  readonly lifecycle: (effect: LifecycleEffect) => void;
 }
 
 export interface GatewayInput {
@@ -54,7 +72,14 @@ export interface GatewayContext {
 }
 
 export type GatewayEvent =
-  | { readonly type: "APPLY"; readonly diff: ConfigDiff; readonly policy: ResolvedPolicy }
+  | {
+      readonly type: "APPLY";
+      readonly diff: ConfigDiff;
+      readonly policy: ResolvedPolicy;
+      /** State loaded from the store, for added agents to resume from. */
+      readonly stored: ReadonlyMap<string, StoredAgentState>;
+      readonly now: Instant;
+    }
   /** Stop every heartbeat (runs in flight are aborted and recorded). */
   | { readonly type: "STOP_ALL" }
   | { readonly type: `xstate.error.actor.${string}`; readonly error: unknown; readonly actorId?: string };
@@ -66,7 +91,7 @@ function startChild(
   self: AnyActorRef,
   agent: ResolvedAgent,
   policy: ResolvedPolicy,
-  carried?: Pick<HeartbeatInput, "restore" | "openAlerts" | "timedOut">,
+  carried?: Pick<HeartbeatInput, "restore" | "openAlerts" | "timedOut" | "runSeq">,
 ): HeartbeatRef {
   const n = (context.incarnation.get(agent.id) ?? 0) + 1;
   const id = `${heartbeatSystemId(agent.id)}#${n}`;
@@ -81,19 +106,16 @@ function startChild(
   context.owners.set(id, agent.id);
   context.incarnation.set(agent.id, n);
   context.retired.delete(agent.id);
-  ref.start();
+  context.deps.lifecycle({ kind: "start", agentId: agent.id, ref, kick: (carried?.restore?.pending.length ?? 0) > 0 });
   return ref;
 }
 
-function stopChild(context: GatewayContext, agentId: string): void {
+function stopChild(context: GatewayContext, agentId: string, retire = true): void {
   const ref = context.refs.get(agentId);
   if (!ref) return;
   context.refs.delete(agentId);
   context.owners.delete(ref.id);
-  context.retired.set(agentId, ref.getSnapshot().context.s);
-  // STOP takes it to its final state: a run in flight is aborted and recorded, its timers
-  // are cancelled, and a done actor stops itself (a child may not be stopped directly).
-  ref.send({ type: "STOP" });
+  context.deps.lifecycle({ kind: "stop", agentId, ref, retire });
 }
 
 export const gatewayMachine = setup({
@@ -107,13 +129,14 @@ export const gatewayMachine = setup({
     isChildCrash: ({ event }) => event.type.startsWith("xstate.error.actor."),
   },
   actions: {
-    applyDiff: enqueueActions(({ context, event, self, enqueue }) => {
+    applyDiff: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== "APPLY") return;
       const { diff, policy } = event;
-      enqueue.assign({ policy });
-      enqueue(() => {
+      // Children are created inside an assign resolver, not a custom action: creating an
+      // actor resolves its initial context, which XState only allows outside custom actions.
+      enqueue.assign(({ self }) => {
         for (const id of diff.remove) {
-          stopChild(context, id);
+          stopChild(context, id, false);
           context.retired.delete(id);
           context.failed.delete(id);
           context.restarts.delete(id);
@@ -127,12 +150,27 @@ export const gatewayMachine = setup({
           else startChild(context, self, agent, policy);
         }
         for (const agent of diff.add) {
-          if (agent.enabled && !context.refs.has(agent.id)) startChild(context, self, agent, policy);
+          if (!agent.enabled || context.refs.has(agent.id)) continue;
+          const stored = event.stored.get(agent.id);
+          if (!stored) {
+            startChild(context, self, agent, policy);
+            continue;
+          }
+          // Resume where it was; a schedule changed while down starts a fresh phase.
+          const fresh = stored.configKey === agentKey(agent) ? undefined : firstDue(agent, event.now);
+          const c = decodeAgent(stored, event.now, fresh);
+          startChild(context, self, agent, policy, {
+            restore: c.s,
+            openAlerts: c.openAlerts,
+            timedOut: c.timedOut,
+            runSeq: c.s.runCount + c.s.skipCount,
+          });
         }
+        return { policy };
       });
     }),
     /** A crashed child is restarted with its schedule state, at most N times in T; then failed and alerted. */
-    restartCrashed: enqueueActions(({ context, event, self, enqueue }) => {
+    restartCrashed: enqueueActions(({ context, event, enqueue }) => {
       const childId = event.type.slice("xstate.error.actor.".length);
       const agentId = context.owners.get(childId);
       const crashed = agentId === undefined ? undefined : context.refs.get(agentId);
@@ -144,6 +182,7 @@ export const gatewayMachine = setup({
       context.refs.delete(agentId);
       context.restarts.set(agentId, admitted.recent);
       const lost = prev.run;
+      if (lost) context.deps.ledger?.end(agentId, lost.id, "aborted");
       if (lost) {
         // The run in flight died with the actor (its signal aborted): record it, never leave a start unfinished.
         enqueue.emit({
@@ -172,9 +211,15 @@ export const gatewayMachine = setup({
         restartsInWindow: admitted.recent.length,
       });
       // Keep the schedule and the folded wakes; a run in flight died with the crash.
-      enqueue(() =>
-        startChild(context, self, prev.agent, context.policy, { restore: prev.s, openAlerts: prev.alerts, timedOut: prev.timedOut }),
-      );
+      enqueue.assign(({ self }) => {
+        startChild(context, self, prev.agent, context.policy, {
+          restore: prev.s,
+          openAlerts: prev.alerts,
+          timedOut: prev.timedOut,
+          runSeq: prev.runSeq,
+        });
+        return {};
+      });
     }),
     stopAll: ({ context }) => {
       for (const id of [...context.refs.keys()]) stopChild(context, id);
@@ -197,11 +242,11 @@ export const gatewayMachine = setup({
     serving: {
       on: {
         APPLY: { actions: "applyDiff" },
-        STOP_ALL: { target: "stopped", actions: "stopAll" },
+        // Stays serving until the runtime stops it, after the children have stopped (and said so).
+        STOP_ALL: { actions: "stopAll" },
         "xstate.error.actor.*": { guard: "isChildCrash", actions: "restartCrashed" },
       },
     },
-    stopped: { type: "final" },
   },
 });
 

@@ -22,12 +22,16 @@ export interface HeartbeatInput {
   /** Alerts the predecessor had open, so this actor resolves them when their episodes end. */
   readonly openAlerts?: readonly AgentAlertKind[] | undefined;
   readonly timedOut?: boolean | undefined;
+  /** Run ids continue from here, so they stay unique for the agent across restarts. */
+  readonly runSeq?: number | undefined;
 }
 
 export interface RunInFlight {
   readonly id: number;
   readonly reasons: readonly string[];
   readonly startedAt: Instant;
+  /** What the run claims: its scheduled slot, or the run itself when wake-driven. */
+  readonly slotKey: string;
 }
 
 export interface HeartbeatContext {
@@ -54,12 +58,19 @@ export interface RunActorInput {
   readonly agentId: string;
   readonly sessionKey: string | undefined;
   readonly runId: number;
+  readonly slotKey: string;
   readonly reasons: readonly string[];
 }
 
 /** The host's runHeartbeat as an actor; its AbortSignal aborts whenever `running` is left. */
 export const runHeartbeatActor = fromPromise<HostResult, RunActorInput>(async ({ input, signal }) => {
-  const { deps, agentId, sessionKey, runId, reasons } = input;
+  const { deps, agentId, sessionKey, runId, slotKey, reasons } = input;
+  if (deps.ledger) {
+    // The slot is claimed before the host is called: a slot runs at most once.
+    const claim = await deps.ledger.begin(agentId, runId, slotKey);
+    if (!claim.ok) return { status: "skipped", reason: claim.reason };
+    if (signal.aborted) return { status: "skipped", reason: "aborted" };
+  }
   const promise = Promise.resolve().then(() =>
     deps.runHeartbeat({
       agentId,
@@ -78,10 +89,12 @@ export const runHeartbeatActor = fromPromise<HostResult, RunActorInput>(async ({
 
 const nowOf = (c: HeartbeatContext): Instant => c.deps.clock.now();
 
+/** The run-finished record for the run in flight; its claim is closed with the same outcome. */
 function finish(c: HeartbeatContext, outcome: RunOutcome): HeartbeatEvent[] {
   const now = nowOf(c);
   const run = c.run;
   if (!run) return [];
+  c.deps.ledger?.end(c.agent.id, run.id, outcome.status);
   const base = {
     type: "run-finished" as const,
     agentId: c.agent.id,
@@ -172,9 +185,11 @@ export const heartbeatMachine = setup({
       if (d?.kind !== "run") return;
       const now = nowOf(context);
       const id = context.runSeq + 1;
+      const slot = d.ranSlot ? dueWall(context.s.due, now) : undefined;
+      const slotKey = slot === undefined ? `run:${id}` : `slot:${Math.round(slot)}`;
       enqueue.assign({
         s: runStarted(context.agent, context.s, d, now, context.policy),
-        run: { id, reasons: d.reasons, startedAt: now },
+        run: { id, reasons: d.reasons, startedAt: now, slotKey },
         runSeq: id,
       });
       enqueue.emit({ type: "run-started", agentId: context.agent.id, at: now.wall, runId: id, reasons: d.reasons });
@@ -247,7 +262,7 @@ export const heartbeatMachine = setup({
     s: input.restore ?? initialPolicyState(firstDue(input.agent, input.deps.clock.now())),
     decision: undefined,
     run: undefined,
-    runSeq: 0,
+    runSeq: input.runSeq ?? 0,
     alerts: input.openAlerts ?? [],
     timedOut: input.timedOut ?? false,
   }),
@@ -296,6 +311,7 @@ export const heartbeatMachine = setup({
           agentId: context.agent.id,
           sessionKey: context.agent.sessionKey,
           runId: context.runSeq,
+          slotKey: context.run?.slotKey ?? `run:${context.runSeq}`,
           reasons: context.run?.reasons ?? [],
         }),
         onDone: [

@@ -45,7 +45,7 @@ export type HeartbeatEvent =
       readonly type: "wake-skipped";
       readonly agentId: string;
       readonly at: number;
-      readonly reason: SkipReason | "unknown-agent" | "stopped";
+      readonly reason: SkipReason | "stopped" | "failed";
       readonly reasons: readonly string[];
     }
   | {

@@ -1,22 +1,33 @@
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { createActor, type Actor } from "xstate";
-import { gatewayMachine, type ConfigDiff, type GatewayDeps, type HeartbeatRef } from "../../machines/gateway.ts";
+import { gatewayMachine, type ConfigDiff, type GatewayDeps, type HeartbeatRef, type LifecycleEffect } from "../../machines/gateway.ts";
 import { ConfigError } from "../errors.ts";
 import type { HeartbeatEvent } from "../events.ts";
 import { alertMessage, openAgentAlerts } from "../policy/alerts.ts";
 import { resolveAgents, resolvePolicy, type AgentConfig, type PolicyConfig } from "../policy/config.ts";
+import { parseDuration } from "../policy/duration.ts";
+import type { Instant } from "../policy/time.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../policy/types.ts";
 import { wakeFromReason } from "../policy/wake.ts";
+import { encodeAgent } from "../store/codec.ts";
+import { memoryStore } from "../store/memory.ts";
+import type { HeartbeatStore, StoredAgentState } from "../store/types.ts";
 import { AlertBook } from "./alert-book.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { Coalescer } from "./coalescer.ts";
-import { diffAgents } from "./diff.ts";
+import { agentKey, diffAgents } from "./diff.ts";
 import { HandlerSlot } from "./handler-slot.ts";
 import { agentHealth, type AgentMachineState, type HealthReport } from "./health.ts";
 import type { Lanes, RunHeartbeat } from "./host.ts";
+import { RunLedger } from "./ledger.ts";
 import { defaultLogger, logEvent } from "./log.ts";
-import { parseWakeRequest, rejected, type WakeReceipt, type WakeRequest } from "./wake-request.ts";
+import { Persister } from "./persistence.ts";
 import { indexScheduler } from "./scheduler-index.ts";
+import { openStore } from "./startup.ts";
+import { StoreHealth } from "./store-health.ts";
+import { wakeTargets } from "./targets.ts";
+import { parseWakeRequest, rejected, type WakeReceipt, type WakeRequest } from "./wake-request.ts";
 
 type AlertEvent = Extract<HeartbeatEvent, { type: "alert" }>;
 
@@ -28,11 +39,16 @@ export interface GatewayOptions {
   onEvent?(event: HeartbeatEvent): void;
   onAlert?(alert: AlertEvent): void;
   clock?: Clock;
+  /** Where state, run claims and leases live. Default: `memoryStore()` (this process only). */
+  store?: HeartbeatStore;
+  /** This gateway's name in run claims. Default: host:pid:random. */
+  ownerId?: string;
+  /** Run-claim lease: renewed every third of it while a run is alive; the reaper runs every lease. Default "30s". */
+  leaseTtl?: string | number;
   /** A pino logger, or false for none. Default: warnings and alerts to stdout (silent under vitest). */
   logger?: Logger | false;
   /** How often the independent detector sweep looks at every agent. Default 15 s. */
   sweepMs?: number;
-
 }
 
 export interface Gateway {
@@ -49,15 +65,21 @@ export interface Gateway {
 interface Delivery {
   readonly agentId: string;
   readonly reasons: string[];
-  readonly count: number;
 }
+
+/** Events after which an agent's stored state is out of date. */
+const PERSISTED = new Set<HeartbeatEvent["type"]>(["run-started", "run-finished", "wake-deferred", "wake-skipped", "alert", "agent-restarted"]);
 
 export function createGateway(options: GatewayOptions): Gateway {
   if (typeof options !== "object" || options === null) throw new ConfigError("options", "must be an object");
   if (typeof options.runHeartbeat !== "function") throw new ConfigError("runHeartbeat", "must be a function");
   let agents = indexById(resolveAgents(options.agents, "agents"));
   const policy: ResolvedPolicy = resolvePolicy(options.policy ?? {}, "policy");
+  const leaseTtlMs = parseDuration(options.leaseTtl ?? "30s", "leaseTtl");
+  if (leaseTtlMs < 3) throw new ConfigError("leaseTtl", "must be at least 3 ms");
   const clock = options.clock ?? systemClock;
+  const store = options.store ?? memoryStore();
+  const owner = options.ownerId ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const logger = options.logger === false ? undefined : (options.logger ?? defaultLogger());
   const sweepMs = options.sweepMs ?? 15_000;
   const listeners = new Set<(event: HeartbeatEvent) => void>();
@@ -65,15 +87,10 @@ export function createGateway(options: GatewayOptions): Gateway {
   let status: "new" | "started" | "stopping" | "stopped" = "new";
   let stopping: Promise<void> | undefined;
   let sweepTimer: unknown;
+  let reapTimer: unknown;
+  let epoch: number | undefined;
   let reloads: Promise<void> = Promise.resolve();
 
-  const dispatch = (event: HeartbeatEvent): void => {
-    if (event.type === "alert" && !alerts.apply(event)) return;
-    if (logger) logEvent(logger, event);
-    notify(options.onEvent, event);
-    for (const l of listeners) notify(l, event);
-    if (event.type === "alert" && options.onAlert) notify(options.onAlert, event);
-  };
   const notify = <E>(fn: ((e: E) => void) | undefined, e: E): void => {
     try {
       fn?.(e);
@@ -82,12 +99,50 @@ export function createGateway(options: GatewayOptions): Gateway {
       logger?.error({ err }, "event listener threw");
     }
   };
+  const dispatch = (event: HeartbeatEvent): void => {
+    if (event.type === "alert" && !alerts.apply(event)) return;
+    if (PERSISTED.has(event.type) && agents.has(event.agentId)) persister.markDirty(event.agentId);
+    if (logger) logEvent(logger, event);
+    notify(options.onEvent, event);
+    for (const l of listeners) notify(l, event);
+    if (event.type === "alert" && options.onAlert) notify(options.onAlert, event);
+  };
+
+  const storeHealth = new StoreHealth(clock, dispatch, store.location);
+  const ledger = new RunLedger(store, clock, storeHealth, owner, () => epoch, leaseTtlMs);
+
+  // Child starts and stops decided by the supervisor, carried out right after its step.
+  const effects: LifecycleEffect[] = [];
+  let draining = false;
+  const drain = (): void => {
+    if (draining) return;
+    draining = true;
+    try {
+      for (let e = effects.shift(); e; e = effects.shift()) {
+        if (e.kind === "start") {
+          e.ref.start();
+          // Held wakes carried over are decided at once, not at the next slot.
+          if (e.kick) e.ref.send({ type: "WAKE", wakes: [] });
+        } else {
+          e.ref.send({ type: "STOP" });
+          if (e.retire) actor.getSnapshot().context.retired.set(e.agentId, e.ref.getSnapshot().context.s);
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  };
 
   const deps: GatewayDeps = {
     clock,
     runHeartbeat: options.runHeartbeat,
     lanes: options.lanes ?? {},
+    ledger,
     sink: dispatch,
+    lifecycle: (effect) => {
+      effects.push(effect);
+      queueMicrotask(drain);
+    },
     onLateSettlement: (agentId, runId, settled) =>
       dispatch({ type: "run-settled-late", agentId, at: clock.now().wall, runId, settled }),
   };
@@ -98,20 +153,40 @@ export function createGateway(options: GatewayOptions): Gateway {
   });
   indexScheduler(actor.system);
   actor.on("*", (e) => dispatch(e as HeartbeatEvent));
+  const send = (event: Parameters<typeof actor.send>[0]): void => {
+    actor.send(event);
+    drain();
+  };
 
   const refOf = (agentId: string): HeartbeatRef | undefined => actor.getSnapshot().context.refs.get(agentId);
-  const liveRefs = (): Iterable<HeartbeatRef> => actor.getSnapshot().context.refs.values();
   const failed = (id: string): boolean => actor.getSnapshot().context.failed.has(id);
+
+  const snapshotOf = (agentId: string, now: Instant): StoredAgentState | undefined => {
+    const agent = agents.get(agentId);
+    if (!agent) return undefined;
+    const ctx = refOf(agentId)?.getSnapshot().context;
+    if (ctx) return encodeAgent(agentId, agentKey(agent), { s: ctx.s, openAlerts: ctx.alerts, timedOut: ctx.timedOut }, now);
+    const retired = actor.getSnapshot().context.retired.get(agentId);
+    return retired ? encodeAgent(agentId, agentKey(agent), { s: retired, openAlerts: [], timedOut: false }, now) : undefined;
+  };
+  const persister = new Persister(store, clock, storeHealth, () => epoch, snapshotOf);
 
   const deliverToActor = ({ agentId, reasons }: Delivery): void => {
     const ref = refOf(agentId);
+    const wakes = reasons.map(wakeFromReason);
     if (!ref) {
       const agent = agents.get(agentId);
-      const reason = agent && !agent.enabled ? "disabled" : "stopped";
+      const reason = failed(agentId) ? "failed" : agent && !agent.enabled ? "disabled" : "stopped";
       dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason, reasons });
       return;
     }
-    ref.send({ type: "WAKE", wakes: reasons.map(wakeFromReason) });
+    ref.send({ type: "WAKE", wakes });
+    if (ref.getSnapshot().status !== "error") return;
+    // Deciding this wake crashed the actor, and its state rolled back to before it:
+    // hand the wake to the restarted actor, or record it when there is none.
+    const next = refOf(agentId);
+    if (next && next !== ref) next.send({ type: "WAKE", wakes });
+    else dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "failed", reasons });
   };
 
   // Seed 000: the delivery handler is owned by generation; a reload installs a new one
@@ -126,8 +201,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const coalescer = new Coalescer(
     clock,
-    (agentId, reasons, count) => {
-      if (!handlers.call({ agentId, reasons, count })) {
+    (agentId, reasons) => {
+      if (!handlers.call({ agentId, reasons })) {
         dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "stopped", reasons });
       }
     },
@@ -137,18 +212,48 @@ export function createGateway(options: GatewayOptions): Gateway {
   const sweep = (): void => {
     sweepTimer = clock.setTimeout(sweep, sweepMs);
     const now = clock.now();
-    for (const ref of liveRefs()) {
+    for (const ref of actor.getSnapshot().context.refs.values()) {
       const snap = ref.getSnapshot();
       if (snap.status !== "active") continue;
       const c = snap.context;
       const open = openAgentAlerts(c.agent, c.s, now, c.policy, { timedOut: c.timedOut, running: c.run !== undefined });
-      const same = open.length === c.alerts.length && open.every((k) => c.alerts.includes(k));
-      if (!same) ref.send({ type: "CHECK" });
+      if (open.length !== c.alerts.length || !open.every((k) => c.alerts.includes(k))) ref.send({ type: "CHECK" });
     }
   };
 
-  const applyDiff = (diff: ConfigDiff): void => {
-    actor.send({ type: "APPLY", diff, policy });
+  const reap = (): void => {
+    reapTimer = clock.setTimeout(reap, leaseTtlMs);
+    const record = (claims: Awaited<ReturnType<RunLedger["reap"]>>): void => {
+      for (const c of claims) {
+        if (!agents.has(c.agentId)) continue;
+        const now = clock.now().wall;
+        dispatch({
+          type: "run-finished",
+          agentId: c.agentId,
+          at: now,
+          runId: c.runId,
+          status: "aborted",
+          durationMs: Math.max(0, now - c.claimedAt),
+          reasons: [],
+          reason: "lease-expired",
+        });
+      }
+    };
+    const claims = ledger.reap();
+    if (claims instanceof Promise) void claims.then(record);
+    else record(claims);
+  };
+
+  const spawnAll = (stored: ReadonlyMap<string, StoredAgentState>): void => {
+    if (status !== "started") return;
+    const diff: ConfigDiff = { add: [...agents.values()], update: [], remove: [] };
+    send({ type: "APPLY", diff, policy, stored, now: clock.now() });
+    // Agents new to the store (or changed while down) get their phase recorded now, so a
+    // restart before their first run keeps it.
+    for (const a of agents.values()) if (stored.get(a.id)?.configKey !== agentKey(a)) persister.markDirty(a.id);
+    installHandler();
+    sweepTimer = clock.setTimeout(sweep, sweepMs);
+    reapTimer = clock.setTimeout(reap, leaseTtlMs);
   };
 
   const resolveAlertsOf = (agentId: string): void => {
@@ -163,9 +268,13 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (status !== "new") return;
       status = "started";
       actor.start();
-      applyDiff({ add: [...agents.values()], update: [], remove: [] });
-      installHandler();
-      sweepTimer = clock.setTimeout(sweep, sweepMs);
+      const opened = openStore(store, owner, storeHealth);
+      const go = ({ epoch: e, stored }: { epoch: number | undefined; stored: Map<string, StoredAgentState> }): void => {
+        epoch = e;
+        spawnAll(stored);
+      };
+      if (opened instanceof Promise) void opened.then(go);
+      else go(opened);
     },
 
     stop() {
@@ -174,13 +283,21 @@ export function createGateway(options: GatewayOptions): Gateway {
         const wasStarted = status === "started";
         status = "stopping";
         clock.clearTimeout(sweepTimer);
+        clock.clearTimeout(reapTimer);
         coalescer.clear();
         handlers.clearQueue();
         disposeHandler();
         if (wasStarted) {
           // Every heartbeat gets STOP (runs in flight abort and record `aborted`), then the supervisor stops.
-          actor.send({ type: "STOP_ALL" });
+          send({ type: "STOP_ALL" });
           actor.stop();
+          ledger.clear();
+          await persister.close();
+          try {
+            await store.close();
+          } catch (err) {
+            logger?.warn({ err }, "closing the store failed");
+          }
         }
         status = "stopped";
       })();
@@ -192,31 +309,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (!parsed.ok) return rejected(parsed.error);
       if (status === "stopping" || status === "stopped") return rejected("gateway: stopped");
       const { reason, agentId, sessionKey } = parsed.value;
-      const coalesceMs = parsed.value.coalesceMs ?? policy.coalesceMs;
-      let targets: string[];
-      if (agentId !== undefined) {
-        const agent = agents.get(agentId);
-        if (!agent) return rejected(`agentId: unknown agent "${agentId}"`);
-        if (sessionKey !== undefined && agent.sessionKey !== sessionKey) {
-          return rejected(`sessionKey: agent "${agentId}" is not in session "${sessionKey}"`);
+      const t = wakeTargets(agents, failed, agentId, sessionKey);
+      if (!t.ok) {
+        if (t.disabled !== undefined) {
+          dispatch({ type: "wake-skipped", agentId: t.disabled, at: clock.now().wall, reason: "disabled", reasons: [reason] });
         }
-        if (!agent.enabled) {
-          dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "disabled", reasons: [reason] });
-          return rejected(`agentId: agent "${agentId}" is disabled`);
-        }
-        if (failed(agentId)) return rejected(`agentId: agent "${agentId}" failed (restart limit); reload it to retry`);
-        targets = [agentId];
-      } else {
-        targets = [];
-        for (const a of agents.values()) {
-          if (a.enabled && !failed(a.id) && (sessionKey === undefined || a.sessionKey === sessionKey)) targets.push(a.id);
-        }
-        if (targets.length === 0) {
-          return rejected(sessionKey === undefined ? "agents: no enabled agent to wake" : `sessionKey: no enabled agent in session "${sessionKey}"`);
-        }
+        return rejected(t.error);
       }
-      for (const id of targets) coalescer.request(id, reason, coalesceMs);
-      return { accepted: true, targets };
+      const coalesceMs = parsed.value.coalesceMs ?? policy.coalesceMs;
+      for (const id of t.targets) coalescer.request(id, reason, coalesceMs);
+      return { accepted: true, targets: t.targets };
     },
 
     reload(next) {
@@ -235,7 +337,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
         // A failed agent that is changed gets a fresh start; a disabled one has nothing left to alert on.
         for (const a of diff.update) if (failed(a.id) || !a.enabled) resolveAlertsOf(a.id);
-        applyDiff(diff);
+        send({ type: "APPLY", diff, policy, stored: new Map(), now: clock.now() });
+        persister.remove(diff.remove);
+        for (const a of diff.update) persister.markDirty(a.id);
         installHandler();
       };
       const result = reloads.then(run);

@@ -1,4 +1,4 @@
-import type { HostResult } from "../policy/outcome.ts";
+import type { HostResult, RunStatus } from "../policy/outcome.ts";
 import type { Clock } from "./clock.ts";
 
 export interface RunContext {
@@ -17,11 +17,18 @@ export interface Lanes {
   sessionBusy?(sessionKey: string): boolean;
 }
 
+/** Run claims under a lease (src/runtime/ledger.ts): a run claims its slot before the host is called. */
+export interface RunLedgerPort {
+  begin(agentId: string, runId: number, slotKey: string): Promise<{ ok: true } | { ok: false; reason: string }> | { ok: true } | { ok: false; reason: string };
+  end(agentId: string, runId: number, status: RunStatus): void;
+}
+
 /** What a heartbeat actor needs from outside. One object shared by every agent of a gateway. */
 export interface HeartbeatDeps {
   readonly clock: Clock;
   readonly runHeartbeat: RunHeartbeat;
   readonly lanes: Lanes;
+  readonly ledger?: RunLedgerPort | undefined;
   /** A timed-out or aborted run's promise settled after all; recorded, never counted. */
   onLateSettlement(agentId: string, runId: number, settled: "resolved" | "rejected"): void;
 }

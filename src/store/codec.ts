@@ -1,0 +1,66 @@
+import type { AgentAlertKind } from "../policy/alerts.ts";
+import type { AgentPolicyState, Due } from "../policy/state.ts";
+import { dueWall } from "../policy/schedule.ts";
+import type { Instant } from "../policy/time.ts";
+import { wakeFromReason } from "../policy/wake.ts";
+import type { StoredAgentState } from "./types.ts";
+
+/** What a heartbeat actor carries besides its policy state. */
+export interface CarriedState {
+  readonly s: AgentPolicyState;
+  readonly openAlerts: readonly AgentAlertKind[];
+  readonly timedOut: boolean;
+}
+
+const toWall = (mono: number, now: Instant): number => Math.round(now.wall + (mono - now.mono));
+const toMono = (wall: number, now: Instant): number => now.mono + (wall - now.wall);
+
+/** Monotonic times become wall times: the only clock that means anything after a restart. */
+export function encodeAgent(agentId: string, configKey: string, c: CarriedState, now: Instant): StoredAgentState {
+  const s = c.s;
+  const due = dueWall(s.due, now);
+  return {
+    agentId,
+    configKey,
+    dueAt: due === undefined ? null : Math.round(due),
+    lastRunAt: s.lastRunAt ?? null,
+    lastRunStartAt: s.lastRunStartMono === undefined ? null : toWall(s.lastRunStartMono, now),
+    lastStatus: s.lastStatus ?? null,
+    runStarts: s.runStarts.map((t) => toWall(t, now)),
+    pending: s.pending.map((w) => w.reason),
+    busy: s.busy ? { lane: s.busy.lane, attempt: s.busy.attempt, since: toWall(s.busy.sinceMono, now) } : null,
+    floodHeldAt: s.floodHeldMono === undefined ? null : toWall(s.floodHeldMono, now),
+    runCount: s.runCount,
+    skipCount: s.skipCount,
+    consecutiveZeroWork: s.consecutiveZeroWork,
+    openAlerts: [...c.openAlerts],
+    timedOut: c.timedOut,
+    updatedAt: now.wall,
+  };
+}
+
+/**
+ * Back to a live state. The stored due slot is kept as a wall time (so a slot missed
+ * while down is due at once, and runs once); `freshDue` replaces it when the agent's
+ * schedule changed while the process was down.
+ */
+export function decodeAgent(stored: StoredAgentState, now: Instant, freshDue: Due | undefined): CarriedState {
+  const due: Due = freshDue ?? (stored.dueAt === null ? { kind: "never" } : { kind: "wall", at: stored.dueAt });
+  return {
+    s: {
+      due,
+      lastRunStartMono: stored.lastRunStartAt === null ? undefined : toMono(stored.lastRunStartAt, now),
+      lastRunAt: stored.lastRunAt ?? undefined,
+      runStarts: stored.runStarts.map((t) => toMono(t, now)),
+      pending: stored.pending.map(wakeFromReason),
+      busy: stored.busy ? { lane: stored.busy.lane, attempt: stored.busy.attempt, sinceMono: toMono(stored.busy.since, now) } : undefined,
+      floodHeldMono: stored.floodHeldAt === null ? undefined : toMono(stored.floodHeldAt, now),
+      lastStatus: stored.lastStatus ?? undefined,
+      runCount: stored.runCount,
+      skipCount: stored.skipCount,
+      consecutiveZeroWork: stored.consecutiveZeroWork,
+    },
+    openAlerts: stored.openAlerts,
+    timedOut: stored.timedOut,
+  };
+}

@@ -1,0 +1,77 @@
+import type { ClaimOutcome, ClaimResult, HeartbeatStore, RunClaim, StoredAgentState } from "./types.ts";
+
+interface ClaimRow extends RunClaim {
+  status: "open" | ClaimOutcome;
+  reason: string | null;
+  finishedAt: number | null;
+}
+
+/** Finished claims older than this are forgotten (slot uniqueness only matters for recent slots). */
+const CLAIM_RETENTION_MS = 7 * 24 * 3_600_000;
+
+/**
+ * The library default: state in this process only. It keeps the same contract as the
+ * durable stores (fencing, claims, leases that never shrink), so a gateway behaves the
+ * same on it, and a new gateway handed the same instance resumes where the last stopped.
+ */
+export function memoryStore(): HeartbeatStore {
+  let epoch = 0;
+  const agents = new Map<string, StoredAgentState>();
+  const claims = new Map<string, ClaimRow>();
+  const key = (agentId: string, slotKey: string) => `${agentId}\u0000${slotKey}`;
+  const fenced = (e: number) => e < epoch;
+
+  return {
+    location: "memory",
+    open() {
+      epoch += 1;
+      return epoch;
+    },
+    loadAgents() {
+      return [...agents.values()];
+    },
+    saveAgents(states, e) {
+      if (fenced(e)) return false;
+      for (const s of states) agents.set(s.agentId, s);
+      return true;
+    },
+    deleteAgents(ids, e) {
+      if (fenced(e)) return false;
+      for (const id of ids) agents.delete(id);
+      return true;
+    },
+    claim(c): ClaimResult {
+      if (fenced(c.epoch)) return { ok: false, reason: "fenced", currentEpoch: epoch };
+      const k = key(c.agentId, c.slotKey);
+      if (claims.has(k)) return { ok: false, reason: "slot-taken" };
+      claims.set(k, { ...c, status: "open", reason: null, finishedAt: null });
+      return { ok: true };
+    },
+    renew(agentId, slotKey, e, leaseExpiresAt) {
+      const row = claims.get(key(agentId, slotKey));
+      if (!row || row.status !== "open" || row.epoch !== e || fenced(e)) return false;
+      claims.set(key(agentId, slotKey), { ...row, leaseExpiresAt: Math.max(row.leaseExpiresAt, leaseExpiresAt) });
+      return true;
+    },
+    finish(agentId, slotKey, e, outcome, finishedAt) {
+      const row = claims.get(key(agentId, slotKey));
+      if (!row || row.status !== "open" || row.epoch !== e || fenced(e)) return false;
+      claims.set(key(agentId, slotKey), { ...row, status: outcome, finishedAt });
+      return true;
+    },
+    reap(now) {
+      const reaped: RunClaim[] = [];
+      for (const [k, row] of claims) {
+        if (row.status === "open" && row.leaseExpiresAt <= now) {
+          claims.set(k, { ...row, status: "aborted", reason: "lease-expired", finishedAt: now });
+          const { status: _s, reason: _r, finishedAt: _f, ...claim } = row;
+          reaped.push(claim);
+        } else if (row.status !== "open" && (row.finishedAt ?? now) < now - CLAIM_RETENTION_MS) {
+          claims.delete(k);
+        }
+      }
+      return reaped;
+    },
+    close() {},
+  };
+}

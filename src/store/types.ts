@@ -1,0 +1,84 @@
+import type { AgentAlertKind } from "../policy/alerts.ts";
+import type { RunStatus } from "../policy/outcome.ts";
+import type { Lane } from "../policy/state.ts";
+
+/** A value now or later: the embedded stores answer synchronously, a networked one with a promise. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * One agent's state as stored. Wall-clock times only: monotonic time does not survive
+ * a restart. Enough to resume the schedule where it was (not from zero, not with a new
+ * phase), keep held wakes, counters and open alert episodes.
+ */
+export interface StoredAgentState {
+  readonly agentId: string;
+  /** The agent's config when saved; a different one on load means the schedule changed while down. */
+  readonly configKey: string;
+  /** Next due slot (wall ms), or null when the agent has none. */
+  readonly dueAt: number | null;
+  readonly lastRunAt: number | null;
+  readonly lastRunStartAt: number | null;
+  readonly lastStatus: RunStatus | null;
+  /** Wall starts of recent runs (the flood window). */
+  readonly runStarts: readonly number[];
+  /** Reasons of wakes folded and not yet run. */
+  readonly pending: readonly string[];
+  readonly busy: { readonly lane: Lane; readonly attempt: number; readonly since: number } | null;
+  readonly floodHeldAt: number | null;
+  readonly runCount: number;
+  readonly skipCount: number;
+  readonly consecutiveZeroWork: number;
+  readonly openAlerts: readonly AgentAlertKind[];
+  readonly timedOut: boolean;
+  readonly updatedAt: number;
+}
+
+/** A run's claim on its slot: unique per (agentId, slotKey), held under a lease. */
+export interface RunClaim {
+  readonly agentId: string;
+  readonly slotKey: string;
+  readonly runId: number;
+  readonly owner: string;
+  readonly epoch: number;
+  readonly claimedAt: number;
+  readonly leaseExpiresAt: number;
+}
+
+export type ClaimResult =
+  | { readonly ok: true }
+  /** The slot was already claimed (it ran, or runs, elsewhere or before a restart). */
+  | { readonly ok: false; readonly reason: "slot-taken" }
+  /** A newer owner holds the store: this one's writes are refused. */
+  | { readonly ok: false; readonly reason: "fenced"; readonly currentEpoch: number };
+
+/** How a claim ended. */
+export type ClaimOutcome = RunStatus;
+
+/**
+ * The store port: only what the gateway needs. Every write carries the writer's fencing
+ * epoch; a write from an older epoch than the store's is refused (`fenced`), so a stale
+ * process can never record over a newer one. Failures throw `StoreError` naming the
+ * store's location and the problem.
+ */
+export interface HeartbeatStore {
+  /** Where the data lives, for messages (a file path, a database URL without secrets). */
+  readonly location: string;
+  /** Open (creating and migrating as needed) and take ownership: returns this owner's new epoch. */
+  open(owner: string): MaybePromise<number>;
+  loadAgents(): MaybePromise<StoredAgentState[]>;
+  /** Upsert states in one transaction; false (nothing written) when `epoch` is fenced. */
+  saveAgents(states: readonly StoredAgentState[], epoch: number): MaybePromise<boolean>;
+  deleteAgents(agentIds: readonly string[], epoch: number): MaybePromise<boolean>;
+  claim(claim: RunClaim): MaybePromise<ClaimResult>;
+  /**
+   * Extend an open claim's lease to `leaseExpiresAt`. Never clears or shortens a lease
+   * (seed 003): the stored expiry becomes max(stored, given). False if the claim is not
+   * open, not this owner's, or fenced.
+   */
+  renew(agentId: string, slotKey: string, epoch: number, leaseExpiresAt: number): MaybePromise<boolean>;
+  /** Close an open claim with its outcome. False if it was not open (reaped) or fenced. */
+  finish(agentId: string, slotKey: string, epoch: number, outcome: ClaimOutcome, finishedAt: number): MaybePromise<boolean>;
+  /** Expire open claims whose lease has passed: recorded `aborted` / `lease-expired`, returned. */
+  reap(now: number): MaybePromise<RunClaim[]>;
+  close(): MaybePromise<void>;
+}
