@@ -53,6 +53,10 @@ function describe(e: HeartbeatEvent): string {
       return `${head} ⧉ coalesced ${e.count} wakes [${e.reasons.join(", ")}]`;
     case "run-settled-late":
       return `${head} ⌛ run #${e.runId} settled late (${e.settled}); not counted`;
+    case "agent-paused":
+      return `${head} ⏯ paused: ${e.reason}`;
+    case "agent-resumed":
+      return `${head} ⏯ resumed`;
     case "agent-restarted":
       return `${head} ↻ restarted after crash: ${e.error}`;
     case "alert":

@@ -4,7 +4,7 @@ import { alertMessage, openAgentAlerts, type AgentAlertKind } from "../src/polic
 import { decide, type Decision } from "../src/policy/decide.ts";
 import { errorMessage, outcomeOfResult, type HostResult, type RunOutcome } from "../src/policy/outcome.ts";
 import { addWakes, deferred, runFinished, runStarted, skipped } from "../src/policy/reduce.ts";
-import { dueWall, firstDue, isDue, untilDue } from "../src/policy/schedule.ts";
+import { dueAfterResume, dueWall, firstDue, isDue, untilDue } from "../src/policy/schedule.ts";
 import { initialPolicyState, type AgentPolicyState } from "../src/policy/state.ts";
 import { MAX_TIMER_MS, type Instant } from "../src/policy/time.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../src/policy/types.ts";
@@ -51,6 +51,9 @@ export type HeartbeatMachineEvent =
   | { readonly type: "UPDATE"; readonly agent: ResolvedAgent; readonly policy: ResolvedPolicy }
   /** Re-evaluate detectors now (the gateway's sweep). */
   | { readonly type: "CHECK" }
+  /** An operator pauses the agent: due slots are skipped with reason `paused` until RESUME. */
+  | { readonly type: "PAUSE"; readonly reason: string }
+  | { readonly type: "RESUME" }
   | { readonly type: "STOP" };
 
 export interface RunActorInput {
@@ -221,6 +224,26 @@ export const heartbeatMachine = setup({
       enqueue.assign({ s: runFinished(context.s, outcome, context.run?.startedAt.wall ?? 0), run: undefined });
       for (const e of finish(context, outcome)) enqueue.emit(e);
     }),
+    pause: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== "PAUSE" || context.s.paused) return;
+      const now = nowOf(context);
+      enqueue.assign({ s: { ...context.s, paused: { reason: event.reason, sinceWall: now.wall } } });
+      enqueue.emit({ type: "agent-paused", agentId: context.agent.id, at: now.wall, reason: event.reason });
+    }),
+    resume: enqueueActions(({ context, enqueue }) => {
+      if (!context.s.paused) return;
+      const now = nowOf(context);
+      // Re-arm without a burst: a slot that passed while paused is not made up.
+      const due = dueAfterResume(context.agent, context.s.due, now);
+      enqueue.assign({ s: { ...context.s, paused: undefined, due } });
+      const next = dueWall(due, now);
+      enqueue.emit({
+        type: "agent-resumed",
+        agentId: context.agent.id,
+        at: now.wall,
+        ...(next === undefined ? {} : { nextDueAt: Math.round(next) }),
+      });
+    }),
     applyConfig: assign(({ context, event }) => {
       if (event.type !== "UPDATE") return {};
       const now = nowOf(context);
@@ -270,6 +293,8 @@ export const heartbeatMachine = setup({
   on: {
     STOP: ".stopped",
     CHECK: { actions: "syncAlerts" },
+    PAUSE: { actions: ["pause", "syncAlerts"] },
+    RESUME: { actions: ["resume", "syncAlerts"] },
   },
   states: {
     idle: {
@@ -283,6 +308,7 @@ export const heartbeatMachine = setup({
       on: {
         WAKE: { target: "due", actions: "foldWakes" },
         UPDATE: { target: "idle", reenter: true, actions: "applyConfig" },
+        RESUME: { target: "idle", reenter: true, actions: ["resume", "syncAlerts"] },
       },
     },
     due: {
@@ -299,6 +325,9 @@ export const heartbeatMachine = setup({
       on: {
         WAKE: { target: "due", actions: "foldWakes" },
         UPDATE: { target: "due", actions: "applyConfig" },
+        // Held wakes are decided again under the pause (recorded as skipped) or after it.
+        PAUSE: { target: "due", actions: "pause" },
+        RESUME: { target: "due", actions: "resume" },
       },
     },
     running: {

@@ -65,6 +65,19 @@ export type HeartbeatEvent =
       readonly settled: "resolved" | "rejected";
     }
   | {
+      readonly type: "agent-paused";
+      readonly agentId: string;
+      readonly at: number;
+      readonly reason: string;
+    }
+  | {
+      readonly type: "agent-resumed";
+      readonly agentId: string;
+      readonly at: number;
+      /** The next due time after resuming (wall ms), if any. */
+      readonly nextDueAt?: number;
+    }
+  | {
       readonly type: "agent-restarted";
       readonly agentId: string;
       readonly at: number;

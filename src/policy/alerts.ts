@@ -40,14 +40,15 @@ export function openAgentAlerts(
   let cadence: number | undefined | null = null;
   const cadenceNow = (): number | undefined => (cadence === null ? (cadence = cadenceMs(agent.schedule, now.wall)) : cadence);
   const due = dueMono(state.due, now);
-  if (!flags.running && due !== undefined && now.mono > due) {
+  // A paused agent is late on purpose: no past-due or busy-wedged while paused.
+  if (!flags.running && !state.paused && due !== undefined && now.mono > due) {
     const c = cadenceNow();
     if (c !== undefined && now.mono - due > policy.pastDueCadences * c) open.push("past-due");
   }
   if (state.consecutiveZeroWork >= policy.zeroWorkStreak) open.push("zero-work-streak");
   // The episode ends after a full window without a held wake.
   if (state.floodHeldMono !== undefined && now.mono - state.floodHeldMono < policy.flood.windowMs) open.push("flood");
-  if (state.busy) {
+  if (state.busy && !state.paused) {
     const c = cadenceNow();
     if (c !== undefined && now.mono - state.busy.sinceMono > policy.busyWedgedCadences * c) open.push("busy-wedged");
   }

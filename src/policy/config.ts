@@ -3,6 +3,7 @@ import { ConfigError } from "../errors.ts";
 import { parseActiveHours } from "./active-hours.ts";
 import { cronPattern } from "./cron.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
+import { stableFraction } from "./phase.ts";
 import { MAX_TIMER_MS, SECOND } from "./time.ts";
 import { assertTimezone } from "./timezone.ts";
 import type { ResolvedAgent, ResolvedPolicy, Schedule } from "./types.ts";
@@ -29,6 +30,12 @@ export interface AgentConfig {
   activeHours?: { start: string; end: string; timezone?: string };
   /** Per-run watchdog; default "10m", at least 1 s. */
   runTimeout?: string | number;
+  /** Missed slots (a host that slept or was down): "once" (default) runs the latest, "skip" records them as skipped. */
+  catchUp?: "once" | "skip";
+  /** A missed slot older than this is skipped rather than run; default one cadence. */
+  catchUpWindow?: string | number;
+  /** Upper bound of a stable per-agent offset added to every cron slot (spreads fleets firing at :00). Default "0s". */
+  jitter?: string | number;
 }
 
 /** Gateway-wide wake policy as a host writes it; every field optional. */
@@ -72,6 +79,9 @@ const agentSchema = z.strictObject({
     .strictObject({ start: z.string(), end: z.string(), timezone: z.string().optional() })
     .optional(),
   runTimeout: z.unknown().optional(),
+  catchUp: z.enum(["once", "skip"]).optional(),
+  catchUpWindow: z.unknown().optional(),
+  jitter: z.unknown().optional(),
 });
 
 const count = z.number().int().min(0);
@@ -121,6 +131,13 @@ function resolveAgent(entry: unknown, at: string): ResolvedAgent {
     throw new ConfigError(`${at}.runTimeout`, `${formatDuration(runTimeoutMs)} is above the ${formatDuration(MAX_TIMER_MS)} maximum`);
   }
 
+  const catchUpWindowMs =
+    raw.catchUpWindow === undefined ? undefined : parseDuration(raw.catchUpWindow, `${at}.catchUpWindow`);
+  const jitterBoundMs = parseDuration(raw.jitter ?? 0, `${at}.jitter`);
+  if (schedule.kind === "interval" && jitterBoundMs >= schedule.everyMs) {
+    throw new ConfigError(`${at}.jitter`, `${formatDuration(jitterBoundMs)} must be less than every (${formatDuration(schedule.everyMs)})`);
+  }
+
   return {
     id: raw.id,
     sessionKey: raw.sessionKey,
@@ -129,6 +146,10 @@ function resolveAgent(entry: unknown, at: string): ResolvedAgent {
     schedule,
     activeHours,
     runTimeoutMs,
+    catchUp: raw.catchUp ?? "once",
+    catchUpWindowMs,
+    // Deterministic from the id, so a restart keeps it.
+    jitterMs: jitterBoundMs === 0 ? 0 : Math.floor(stableFraction(raw.id, "jitter") * (jitterBoundMs + 1)),
   };
 }
 

@@ -1,13 +1,13 @@
 import { isWithinActiveHours } from "./active-hours.ts";
 import { backoffDelay } from "./backoff.ts";
-import { dueMono, isDue, zoneOf } from "./schedule.ts";
+import { dueMono, isDue, slotMissed, zoneOf } from "./schedule.ts";
 import type { AgentPolicyState, Lane } from "./state.ts";
 import type { Instant } from "./time.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "./types.ts";
 import { intentOf, type Wake } from "./wake.ts";
 
 export type DeferReason = "not-due" | "min-spacing" | "flood" | "main-lane-busy" | "session-lane-busy";
-export type SkipReason = "disabled" | "quiet-hours";
+export type SkipReason = "disabled" | "quiet-hours" | "paused" | "missed";
 
 export type Decision =
   /** Run now with these reasons; `ranSlot` when the scheduled slot is part of it. */
@@ -54,15 +54,28 @@ export function decide(
   let manual = false;
   let immediate = false;
   let event = false;
+  let forced = false;
   for (const w of pending) {
     const intent = intentOf(w.source);
     if (w.source.kind === "manual") manual = true;
+    if (w.force) forced = true;
     if (intent === "immediate") immediate = true;
     else if (intent === "event") event = true;
   }
 
+  // Paused by an operator: only a forced manual wake gets through (and only past the lanes).
+  if (state.paused && !forced) {
+    return { kind: "skip", reason: "paused", dropped: reasonsOf(pending, slotDue, agent) };
+  }
+
   // Scheduled-intent wakes only ever run with their slot.
   if (!slotDue && !immediate && !event) return { kind: "wait" };
+
+  // A slot found late (a host that slept, a process that was down) follows the catch-up
+  // policy; a slot made late by a busy lane is not missed, it is waiting.
+  if (slotDue && !immediate && !state.busy && slotMissed(agent, state.due, now)) {
+    return { kind: "skip", reason: "missed", dropped: [slotReason(agent)] };
+  }
 
   if (slotDue && !immediate && agent.activeHours) {
     if (!isWithinActiveHours(agent.activeHours, now.wall, zoneOf(agent))) {
@@ -81,7 +94,7 @@ export function decide(
     }
   }
 
-  if (!slotDue && !manual) {
+  if (!slotDue && !manual && !forced) {
     const windowStart = now.mono - policy.flood.windowMs;
     const recent = state.runStarts.filter((t) => t > windowStart);
     if (recent.length >= policy.flood.maxRuns) {

@@ -1,6 +1,6 @@
 import type { Decision } from "./decide.ts";
 import type { RunOutcome } from "./outcome.ts";
-import { nextDueAfterRun, nextDueAfterSkip } from "./schedule.ts";
+import { isDue, nextDueAfterRun, nextDueAfterSkip } from "./schedule.ts";
 import type { AgentPolicyState } from "./state.ts";
 import type { Instant } from "./time.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "./types.ts";
@@ -12,7 +12,10 @@ import type { Wake } from "./wake.ts";
 export function addWakes(state: AgentPolicyState, wakes: readonly Wake[]): AgentPolicyState {
   let pending = state.pending;
   for (const w of wakes) {
-    if (!pending.some((p) => p.reason === w.reason)) pending = [...pending, w];
+    const i = pending.findIndex((p) => p.reason === w.reason);
+    if (i < 0) pending = [...pending, w];
+    // A forced manual wake upgrades a plain one already held.
+    else if (w.force && !pending[i]?.force) pending = pending.map((p, j) => (j === i ? w : p));
   }
   return pending === state.pending ? state : { ...state, pending };
 }
@@ -86,11 +89,17 @@ export function skipped(
   decision: Extract<Decision, { kind: "skip" }>,
   now: Instant,
 ): AgentPolicyState {
+  const skipCount = state.skipCount + 1;
   switch (decision.reason) {
     case "disabled":
-      return { ...state, due: { kind: "never" }, pending: [], skipCount: state.skipCount + 1 };
+      return { ...state, due: { kind: "never" }, pending: [], skipCount };
     case "quiet-hours":
-      return { ...state, due: nextDueAfterSkip(agent, state.due, now, true), skipCount: state.skipCount + 1 };
+      return { ...state, due: nextDueAfterSkip(agent, state.due, now, true), skipCount };
+    case "paused":
+      // Everything held is dropped (and recorded); the schedule moves on to the next slot.
+      return { ...state, due: isDue(state.due, now) ? nextDueAfterSkip(agent, state.due, now, false) : state.due, pending: [], skipCount };
+    case "missed":
+      return { ...state, due: nextDueAfterSkip(agent, state.due, now, false), busy: undefined, skipCount };
   }
 }
 

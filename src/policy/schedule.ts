@@ -13,10 +13,13 @@ export function firstDue(agent: ResolvedAgent, now: Instant): Due {
   if (!agent.enabled) return NEVER;
   const s = agent.schedule;
   switch (s.kind) {
-    case "interval":
-      return { kind: "mono", at: now.mono + phaseOffset(agent.id, s.everyMs) };
+    case "interval": {
+      // Phase in (0, every], shifted by the agent's jitter and kept in (0, every].
+      const offset = ((phaseOffset(agent.id, s.everyMs) + agent.jitterMs - 1) % s.everyMs) + 1;
+      return { kind: "mono", at: now.mono + offset };
+    }
     case "cron":
-      return cronSlotAfter(s, now.wall);
+      return cronSlotAfter(s, now.wall, agent.jitterMs);
     case "off":
       return NEVER;
     default:
@@ -41,7 +44,7 @@ export function nextDueAfterRun(agent: ResolvedAgent, due: Due, now: Instant, ra
       return { kind: "mono", at: now.mono + s.everyMs };
     }
     case "cron":
-      return ranSlot || due.kind === "never" ? cronSlotAfter(s, now.wall) : due;
+      return ranSlot || due.kind === "never" ? cronSlotAfter(s, now.wall, agent.jitterMs) : due;
     case "off":
       return NEVER;
     default:
@@ -54,6 +57,12 @@ export function nextDueAfterSkip(agent: ResolvedAgent, due: Due, now: Instant, q
   if (quietHours && agent.activeHours) {
     const opening = nextWindowOpening(agent.activeHours, now.wall, zoneOf(agent));
     if (opening !== undefined) return { kind: "wall", at: opening };
+  }
+  const s = agent.schedule;
+  const at = dueMono(due, now);
+  if (s.kind === "interval" && at !== undefined && agent.enabled) {
+    // The next point of the agent's grid after now: skipped slots are not made up.
+    return { kind: "mono", at: at + Math.max(1, Math.ceil((now.mono - at + 1) / s.everyMs)) * s.everyMs };
   }
   return nextDueAfterRun(agent, due, now, true);
 }
@@ -138,9 +147,39 @@ export function zoneOf(agent: ResolvedAgent): string | undefined {
   return agent.schedule.kind === "cron" ? agent.schedule.timezone : undefined;
 }
 
-function cronSlotAfter(s: Extract<Schedule, { kind: "cron" }>, wall: number): Due {
-  const at = nextCronSlot(s.pattern, wall);
-  return at === undefined ? NEVER : { kind: "wall", at };
+/** The first jittered cron slot strictly after `wall`. */
+function cronSlotAfter(s: Extract<Schedule, { kind: "cron" }>, wall: number, jitterMs: number): Due {
+  const at = nextCronSlot(s.pattern, wall - jitterMs);
+  return at === undefined ? NEVER : { kind: "wall", at: at + jitterMs };
+}
+
+/**
+ * Whether the slot now due was missed under the agent's catch-up policy: with "once"
+ * the latest slot up to now runs unless it is older than the window (default one
+ * cadence, so after any sleep the latest slot runs, once); with "skip" a slot found more
+ * than half a cadence (at most a minute) late is skipped and the next runs on time.
+ */
+export function slotMissed(agent: ResolvedAgent, due: Due, now: Instant): boolean {
+  const cadence = cadenceMs(agent.schedule, now.wall);
+  if (cadence === undefined) return false;
+  const allowed = agent.catchUp === "skip" ? Math.min(cadence / 2, 60_000) : (agent.catchUpWindowMs ?? cadence);
+  const s = agent.schedule;
+  if (s.kind === "cron") {
+    // Is there a (jittered) slot in (now - allowed, now]? That is the latest one, run it.
+    const shifted = now.wall - agent.jitterMs;
+    const latest = nextCronSlot(s.pattern, shifted - allowed - 1);
+    return latest === undefined || latest > shifted;
+  }
+  const at = dueMono(due, now);
+  if (at === undefined) return false;
+  // The latest grid point up to now is late by `late % every`.
+  return (now.mono - at) % cadence > allowed;
+}
+
+/** The due slot after a resume: kept when still ahead, else the next slot after now (never a burst). */
+export function dueAfterResume(agent: ResolvedAgent, due: Due, now: Instant): Due {
+  if (!isDue(due, now)) return due;
+  return nextDueAfterSkip(agent, due, now, false);
 }
 
 function clampWait(ms: number, cap: number): number {

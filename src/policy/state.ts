@@ -29,6 +29,8 @@ export interface AgentPolicyState {
   readonly runCount: number;
   readonly skipCount: number;
   readonly consecutiveZeroWork: number;
+  /** Paused by an operator: due slots are skipped (`paused`), only forced manual wakes run. */
+  readonly paused: { readonly reason: string; readonly sinceWall: number } | undefined;
 }
 
 export function initialPolicyState(due: Due): AgentPolicyState {
@@ -44,5 +46,6 @@ export function initialPolicyState(due: Due): AgentPolicyState {
     runCount: 0,
     skipCount: 0,
     consecutiveZeroWork: 0,
+    paused: undefined,
   };
 }

@@ -31,6 +31,12 @@ export interface ResolvedAgent {
   readonly schedule: Schedule;
   readonly activeHours: ActiveHours | undefined;
   readonly runTimeoutMs: number;
+  /** Missed slots: "once" runs the latest one (if within the window), "skip" records them and waits for the next. */
+  readonly catchUp: "once" | "skip";
+  /** A missed slot older than this is skipped rather than run; undefined = one cadence. */
+  readonly catchUpWindowMs: number | undefined;
+  /** Stable per-agent offset added to every cron slot (from the id, within the configured bound). */
+  readonly jitterMs: number;
 }
 
 /** Gateway-wide wake policy after validation. */

@@ -23,6 +23,8 @@ export type WakeIntent = "scheduled" | "immediate" | "event";
 export interface Wake {
   readonly source: WakeSource;
   readonly reason: string;
+  /** A manual wake an operator forced through a pause. */
+  readonly force?: boolean;
 }
 
 export function classifyWake(reason: string): WakeSource {
@@ -81,6 +83,12 @@ export function isHostWake(source: WakeSource): boolean {
 
 export function wakeFromReason(reason: string): Wake {
   return { source: classifyWake(reason), reason };
+}
+
+/** A wake delivered with `force`: a manual one gets through a pause; others are unchanged. */
+export function forcedWake(reason: string): Wake {
+  const source = classifyWake(reason);
+  return source.kind === "manual" ? { source, reason, force: true } : { source, reason };
 }
 
 export function assertNever(value: never): never {

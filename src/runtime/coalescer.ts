@@ -3,6 +3,8 @@ import type { Clock } from "./clock.ts";
 interface Pending {
   readonly reasons: Set<string>;
   count: number;
+  /** A forced manual wake is among them (it gets through a pause). */
+  forced: boolean;
   dueMono: number;
   timer: unknown;
 }
@@ -17,27 +19,28 @@ export class Coalescer {
 
   constructor(
     private readonly clock: Clock,
-    private readonly deliver: (target: string, reasons: string[], count: number) => void,
+    private readonly deliver: (target: string, reasons: string[], count: number, forced: boolean) => void,
     private readonly onMerged: (target: string, reasons: string[], count: number) => void,
   ) {}
 
-  request(target: string, reason: string, coalesceMs: number): void {
+  request(target: string, reason: string, coalesceMs: number, forced = false): void {
     const existing = this.pending.get(target);
     if (coalesceMs <= 0) {
       if (existing) this.cancel(target, existing);
       const reasons = existing ? [...existing.reasons, reason] : [reason];
-      this.deliver(target, dedupe(reasons), (existing?.count ?? 0) + 1);
+      this.deliver(target, dedupe(reasons), (existing?.count ?? 0) + 1, forced || existing?.forced === true);
       return;
     }
     const dueMono = this.clock.now().mono + coalesceMs;
     if (!existing) {
-      const entry: Pending = { reasons: new Set([reason]), count: 1, dueMono, timer: undefined };
+      const entry: Pending = { reasons: new Set([reason]), count: 1, forced, dueMono, timer: undefined };
       entry.timer = this.arm(target, coalesceMs);
       this.pending.set(target, entry);
       return;
     }
     existing.reasons.add(reason);
     existing.count += 1;
+    existing.forced ||= forced;
     if (dueMono < existing.dueMono) {
       // An earlier due time preempts the later pending one.
       this.clock.clearTimeout(existing.timer);
@@ -52,7 +55,7 @@ export class Coalescer {
     const entry = this.pending.get(target);
     if (!entry) return;
     this.cancel(target, entry);
-    this.deliver(target, [...entry.reasons], entry.count);
+    this.deliver(target, [...entry.reasons], entry.count, entry.forced);
   }
 
   /** Drop a target's pending delivery, returning what it held (the caller records it). */
@@ -80,7 +83,7 @@ export class Coalescer {
       const entry = this.pending.get(target);
       if (!entry) return;
       this.pending.delete(target);
-      this.deliver(target, [...entry.reasons], entry.count);
+      this.deliver(target, [...entry.reasons], entry.count, entry.forced);
     }, ms);
   }
 

@@ -1,74 +1,46 @@
 import { hostname } from "node:os";
-import type { Logger } from "pino";
-import { createActor, type Actor } from "xstate";
+import { createActor } from "xstate";
 import { gatewayMachine, type ConfigDiff, type GatewayDeps, type HeartbeatRef, type LifecycleEffect } from "../../machines/gateway.ts";
 import { ConfigError } from "../errors.ts";
 import type { HeartbeatEvent } from "../events.ts";
 import { alertMessage, openAgentAlerts } from "../policy/alerts.ts";
-import { resolveAgents, resolvePolicy, type AgentConfig, type PolicyConfig } from "../policy/config.ts";
+import { resolveAgents, resolvePolicy } from "../policy/config.ts";
 import { parseDuration } from "../policy/duration.ts";
 import type { Instant } from "../policy/time.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../policy/types.ts";
-import { wakeFromReason } from "../policy/wake.ts";
+import { forcedWake, wakeFromReason } from "../policy/wake.ts";
 import { encodeAgent } from "../store/codec.ts";
 import { memoryStore } from "../store/memory.ts";
-import type { HeartbeatStore, StoredAgentState } from "../store/types.ts";
+import type { RunRecord, StoredAgentState } from "../store/types.ts";
 import { AlertBook } from "./alert-book.ts";
-import { systemClock, type Clock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
 import { Coalescer } from "./coalescer.ts";
 import { agentKey, diffAgents } from "./diff.ts";
 import { HandlerSlot } from "./handler-slot.ts";
-import { agentHealth, type AgentMachineState, type HealthReport } from "./health.ts";
-import type { Lanes, RunHeartbeat } from "./host.ts";
+import { agentHealth, type AgentMachineState } from "./health.ts";
 import { RunLedger } from "./ledger.ts";
+import { operatorControls, runRecord } from "./operator.ts";
 import { defaultLogger, logEvent } from "./log.ts";
 import { Persister } from "./persistence.ts";
 import { indexScheduler } from "./scheduler-index.ts";
 import { openStore } from "./startup.ts";
 import { StoreHealth } from "./store-health.ts";
 import { wakeTargets } from "./targets.ts";
-import { parseWakeRequest, rejected, type WakeReceipt, type WakeRequest } from "./wake-request.ts";
+import { parseWakeRequest, rejected } from "./wake-request.ts";
+import type { Gateway, GatewayOptions } from "./gateway-api.ts";
 
-type AlertEvent = Extract<HeartbeatEvent, { type: "alert" }>;
-
-export interface GatewayOptions {
-  agents: AgentConfig[];
-  runHeartbeat: RunHeartbeat;
-  lanes?: Lanes;
-  policy?: PolicyConfig;
-  onEvent?(event: HeartbeatEvent): void;
-  onAlert?(alert: AlertEvent): void;
-  clock?: Clock;
-  /** Where state, run claims and leases live. Default: `memoryStore()` (this process only). */
-  store?: HeartbeatStore;
-  /** This gateway's name in run claims. Default: host:pid:random. */
-  ownerId?: string;
-  /** Run-claim lease: renewed every third of it while a run is alive; the reaper runs every lease. Default "30s". */
-  leaseTtl?: string | number;
-  /** A pino logger, or false for none. Default: warnings and alerts to stdout (silent under vitest). */
-  logger?: Logger | false;
-  /** How often the independent detector sweep looks at every agent. Default 15 s. */
-  sweepMs?: number;
-}
-
-export interface Gateway {
-  start(): void;
-  stop(): Promise<void>;
-  requestWake(request: WakeRequest): WakeReceipt;
-  reload(agents: AgentConfig[]): Promise<void>;
-  health(): HealthReport;
-  subscribe(listener: (event: HeartbeatEvent) => void): () => void;
-  /** The root XState actor (the supervisor). Heartbeat actors are in its system as `heartbeat:<agentId>`. */
-  readonly actor: Actor<typeof gatewayMachine>;
-}
+export type { Gateway, GatewayOptions } from "./gateway-api.ts";
 
 interface Delivery {
   readonly agentId: string;
   readonly reasons: string[];
+  readonly forced: boolean;
 }
 
 /** Events after which an agent's stored state is out of date. */
-const PERSISTED = new Set<HeartbeatEvent["type"]>(["run-started", "run-finished", "wake-deferred", "wake-skipped", "alert", "agent-restarted"]);
+const PERSISTED = new Set<HeartbeatEvent["type"]>([
+  "run-started", "run-finished", "wake-deferred", "wake-skipped", "alert", "agent-restarted", "agent-paused", "agent-resumed",
+]);
 
 export function createGateway(options: GatewayOptions): Gateway {
   if (typeof options !== "object" || options === null) throw new ConfigError("options", "must be an object");
@@ -102,6 +74,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const dispatch = (event: HeartbeatEvent): void => {
     if (event.type === "alert" && !alerts.apply(event)) return;
     if (PERSISTED.has(event.type) && agents.has(event.agentId)) persister.markDirty(event.agentId);
+    if (event.type === "run-finished" && agents.has(event.agentId)) persister.recordRun(runRecord(event));
     if (logger) logEvent(logger, event);
     notify(options.onEvent, event);
     for (const l of listeners) notify(l, event);
@@ -171,9 +144,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
   const persister = new Persister(store, clock, storeHealth, () => epoch, snapshotOf);
 
-  const deliverToActor = ({ agentId, reasons }: Delivery): void => {
+  const deliverToActor = ({ agentId, reasons, forced }: Delivery): void => {
     const ref = refOf(agentId);
-    const wakes = reasons.map(wakeFromReason);
+    const wakes = reasons.map(forced ? forcedWake : wakeFromReason);
     if (!ref) {
       const agent = agents.get(agentId);
       const reason = failed(agentId) ? "failed" : agent && !agent.enabled ? "disabled" : "stopped";
@@ -201,8 +174,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   const coalescer = new Coalescer(
     clock,
-    (agentId, reasons) => {
-      if (!handlers.call({ agentId, reasons })) {
+    (agentId, reasons, _count, forced) => {
+      if (!handlers.call({ agentId, reasons, forced })) {
         dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "stopped", reasons });
       }
     },
@@ -262,6 +235,16 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
+  const operator = operatorControls({
+    agents: () => agents,
+    refOf,
+    failed,
+    started: () => status === "started",
+    now: () => clock.now(),
+    store,
+    persister,
+  });
+
   const gateway: Gateway = {
     actor,
     start() {
@@ -317,7 +300,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         return rejected(t.error);
       }
       const coalesceMs = parsed.value.coalesceMs ?? policy.coalesceMs;
-      for (const id of t.targets) coalescer.request(id, reason, coalesceMs);
+      for (const id of t.targets) coalescer.request(id, reason, coalesceMs, parsed.value.force === true);
       return { accepted: true, targets: t.targets };
     },
 
@@ -361,6 +344,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       const open = alerts.list();
       return { ok: open.length === 0, agents: list, alerts: open };
     },
+
+    ...operator,
 
     subscribe(listener) {
       listeners.add(listener);

@@ -20,6 +20,8 @@ export function levelOf(e: HeartbeatEvent): Level {
       return e.status === "failed" || e.status === "timed-out" ? "warn" : "info";
     case "wake-skipped":
     case "run-settled-late":
+    case "agent-paused":
+    case "agent-resumed":
       return "info";
     case "agent-restarted":
       return "warn";

@@ -1,7 +1,7 @@
 import { backoffDelay } from "../policy/backoff.ts";
 import type { Instant } from "../policy/time.ts";
 import { andThen } from "../store/maybe.ts";
-import type { HeartbeatStore, StoredAgentState } from "../store/types.ts";
+import type { HeartbeatStore, RunRecord, StoredAgentState } from "../store/types.ts";
 import type { Clock } from "./clock.ts";
 import type { StoreHealth } from "./store-health.ts";
 
@@ -13,6 +13,7 @@ import type { StoreHealth } from "./store-health.ts";
  */
 export class Persister {
   private readonly dirty = new Set<string>();
+  private runs: RunRecord[] = [];
   private scheduled = false;
   private retryTimer: unknown;
   private failures = 0;
@@ -25,11 +26,23 @@ export class Persister {
     private readonly health: StoreHealth,
     private readonly epoch: () => number | undefined,
     private readonly snapshot: (agentId: string, now: Instant) => StoredAgentState | undefined,
+    private readonly historyPerAgent = 100,
   ) {}
 
   markDirty(agentId: string): void {
     if (this.closed) return;
     this.dirty.add(agentId);
+    this.schedule();
+  }
+
+  /** A finished run for the history (bounded per agent), written with the next flush. */
+  recordRun(run: RunRecord): void {
+    if (this.closed) return;
+    this.runs.push(run);
+    this.schedule();
+  }
+
+  private schedule(): void {
     if (this.scheduled || this.retryTimer !== undefined) return;
     this.scheduled = true;
     queueMicrotask(() => {
@@ -42,20 +55,33 @@ export class Persister {
   flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush());
     const epoch = this.epoch();
-    if (this.dirty.size === 0 || epoch === undefined) return Promise.resolve();
+    if ((this.dirty.size === 0 && this.runs.length === 0) || epoch === undefined) return Promise.resolve();
     const now = this.clock.now();
     const ids = [...this.dirty];
     this.dirty.clear();
+    const runs = this.runs;
+    this.runs = [];
     const states = ids.map((id) => this.snapshot(id, now)).filter((s): s is StoredAgentState => s !== undefined);
+    const fenced = (): never => {
+      throw new Error(`fenced: another process took over this store (epoch ${epoch} is stale)`);
+    };
     const result = andThen(
-      (() => this.store.saveAgents(states, epoch)),
+      () =>
+        andThen(
+          () => (states.length > 0 ? this.store.saveAgents(states, epoch) : true),
+          (saved) => (saved ? (runs.length > 0 ? this.store.appendRuns(runs, epoch, this.historyPerAgent) : true) : fenced()),
+          (err) => {
+            throw err;
+          },
+        ),
       (saved) => {
-        if (!saved) throw new Error(`fenced: another process took over this store (epoch ${epoch} is stale)`);
+        if (!saved) fenced();
         this.failures = 0;
         this.health.succeeded();
       },
       (err) => {
         for (const id of ids) this.dirty.add(id);
+        this.runs = [...runs, ...this.runs];
         this.health.failed(err);
         this.scheduleRetry();
       },

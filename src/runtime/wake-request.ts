@@ -7,6 +7,8 @@ export interface WakeRequest {
   readonly sessionKey?: string;
   /** Coalescing window for this wake; default the policy's coalesceMs (250 ms); 0 delivers at once. */
   readonly coalesceMs?: number;
+  /** A manual wake that gets through a pause. */
+  readonly force?: boolean;
 }
 
 export interface WakeReceipt {
@@ -21,6 +23,7 @@ const wakeRequestSchema = z
     agentId: z.string().min(1, "must be a non-empty string").optional(),
     sessionKey: z.string().min(1, "must be a non-empty string").optional(),
     coalesceMs: z.number().finite().min(0, "must be >= 0").max(3_600_000, "must be <= 3600000").optional(),
+    force: z.boolean().optional(),
   })
   .strict();
 
@@ -36,6 +39,9 @@ export function parseWakeRequest(input: unknown): ParsedWake {
     const field = issue.path.length ? issue.path.join(".") : "wake";
     const problem = issue.code === "invalid_type" && issue.input === undefined ? "required" : issue.message;
     return { ok: false, error: `${field}: ${problem}` };
+  }
+  if (parsed.data.force && classifyWake(parsed.data.reason).kind !== "manual") {
+    return { ok: false, error: `force: only a manual wake can be forced (reason is "${parsed.data.reason}")` };
   }
   if (intentOf(classifyWake(parsed.data.reason)) === "scheduled") {
     return { ok: false, error: `reason: "${parsed.data.reason}" is reserved for the agent's own schedule` };

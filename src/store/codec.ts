@@ -35,6 +35,7 @@ export function encodeAgent(agentId: string, configKey: string, c: CarriedState,
     consecutiveZeroWork: s.consecutiveZeroWork,
     openAlerts: [...c.openAlerts],
     timedOut: c.timedOut,
+    paused: s.paused ? { reason: s.paused.reason, since: s.paused.sinceWall } : null,
     updatedAt: now.wall,
   };
 }
@@ -59,6 +60,8 @@ export function decodeAgent(stored: StoredAgentState, now: Instant, freshDue: Du
       runCount: stored.runCount,
       skipCount: stored.skipCount,
       consecutiveZeroWork: stored.consecutiveZeroWork,
+      // Stores written before pausing existed have no field: not paused.
+      paused: stored.paused ? { reason: stored.paused.reason, sinceWall: stored.paused.since } : undefined,
     },
     openAlerts: stored.openAlerts,
     timedOut: stored.timedOut,

@@ -1,4 +1,4 @@
-import type { ClaimOutcome, ClaimResult, HeartbeatStore, RunClaim, StoredAgentState } from "./types.ts";
+import type { ClaimOutcome, ClaimResult, HeartbeatStore, RunClaim, RunRecord, StoredAgentState } from "./types.ts";
 
 interface ClaimRow extends RunClaim {
   status: "open" | ClaimOutcome;
@@ -18,6 +18,7 @@ export function memoryStore(): HeartbeatStore {
   let epoch = 0;
   const agents = new Map<string, StoredAgentState>();
   const claims = new Map<string, ClaimRow>();
+  const runs = new Map<string, RunRecord[]>();
   const key = (agentId: string, slotKey: string) => `${agentId}\u0000${slotKey}`;
   const fenced = (e: number) => e < epoch;
 
@@ -71,6 +72,19 @@ export function memoryStore(): HeartbeatStore {
         }
       }
       return reaped;
+    },
+    appendRuns(records, e, keep) {
+      if (fenced(e)) return false;
+      for (const r of records) {
+        const list = runs.get(r.agentId) ?? [];
+        list.push(r);
+        if (list.length > keep) list.splice(0, list.length - keep);
+        runs.set(r.agentId, list);
+      }
+      return true;
+    },
+    loadRuns(agentId, limit) {
+      return (runs.get(agentId) ?? []).slice(-limit).reverse();
     },
     close() {},
   };

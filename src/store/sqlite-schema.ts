@@ -27,6 +27,22 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX run_claim_open ON run_claim (status, lease_expires_at);
   `,
+  `
+  CREATE TABLE run_history (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_id     TEXT NOT NULL,
+    run_id       INTEGER NOT NULL,
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER NOT NULL,
+    duration_ms  INTEGER NOT NULL,
+    status       TEXT NOT NULL,
+    reasons      TEXT NOT NULL,
+    usage        TEXT,
+    reason       TEXT,
+    error        TEXT
+  );
+  CREATE INDEX run_history_agent ON run_history (agent_id, seq);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,7 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { StoreError } from "../errors.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
-import type { ClaimResult, HeartbeatStore, RunClaim, StoredAgentState } from "./types.ts";
+import type { ClaimResult, HeartbeatStore, RunClaim, RunRecord, StoredAgentState } from "./types.ts";
 
 export interface SqliteStoreOptions {
   /** Database file; created (with its folder) on first open. */
@@ -113,6 +113,25 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
         })();
       });
     },
+    appendRuns(records, epoch, keep) {
+      return guard("recording run history", () => {
+        const s = q();
+        return db!.transaction(() => {
+          if (currentEpoch(s) > epoch) return false;
+          const agents = new Set<string>();
+          for (const r of records) {
+            s.insertRun.run(r.agentId, r.runId, r.startedAt, r.finishedAt, r.durationMs, r.status, JSON.stringify(r.reasons),
+              r.usage ? JSON.stringify(r.usage) : null, r.reason, r.error);
+            agents.add(r.agentId);
+          }
+          for (const id of agents) s.pruneRuns.run(id, id, keep);
+          return true;
+        })();
+      });
+    },
+    loadRuns(agentId, limit) {
+      return guard("loading run history", () => q().loadRuns.all(agentId, limit).map(rowToRun));
+    },
     close() {
       if (db?.open) db.close();
       db = undefined;
@@ -140,6 +159,34 @@ function rowToClaim(r: ClaimRowDb): RunClaim {
     epoch: r.epoch,
     claimedAt: r.claimed_at,
     leaseExpiresAt: r.lease_expires_at,
+  };
+}
+
+interface RunRowDb {
+  agent_id: string;
+  run_id: number;
+  started_at: number;
+  finished_at: number;
+  duration_ms: number;
+  status: RunRecord["status"];
+  reasons: string;
+  usage: string | null;
+  reason: string | null;
+  error: string | null;
+}
+
+function rowToRun(r: RunRowDb): RunRecord {
+  return {
+    agentId: r.agent_id,
+    runId: r.run_id,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    durationMs: r.duration_ms,
+    status: r.status,
+    reasons: JSON.parse(r.reasons) as string[],
+    usage: r.usage === null ? null : (JSON.parse(r.usage) as RunRecord["usage"]),
+    reason: r.reason,
+    error: r.error,
   };
 }
 
@@ -177,6 +224,18 @@ function prepare(db: Database.Database) {
        WHERE status = 'open' AND lease_expires_at <= ?`,
     ),
     pruneClaims: db.prepare<[number]>(`DELETE FROM run_claim WHERE status <> 'open' AND finished_at < ?`),
+    insertRun: db.prepare<[string, number, number, number, number, string, string, string | null, string | null, string | null]>(
+      `INSERT INTO run_history (agent_id, run_id, started_at, finished_at, duration_ms, status, reasons, usage, reason, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    pruneRuns: db.prepare<[string, string, number]>(
+      `DELETE FROM run_history WHERE agent_id = ? AND seq NOT IN
+         (SELECT seq FROM run_history WHERE agent_id = ? ORDER BY seq DESC LIMIT ?)`,
+    ),
+    loadRuns: db.prepare<[string, number], RunRowDb>(
+      `SELECT agent_id, run_id, started_at, finished_at, duration_ms, status, reasons, usage, reason, error
+       FROM run_history WHERE agent_id = ? ORDER BY seq DESC LIMIT ?`,
+    ),
   };
 }
 

@@ -30,7 +30,24 @@ export interface StoredAgentState {
   readonly consecutiveZeroWork: number;
   readonly openAlerts: readonly AgentAlertKind[];
   readonly timedOut: boolean;
+  /** Paused by an operator (survives a restart). */
+  readonly paused: { readonly reason: string; readonly since: number } | null;
   readonly updatedAt: number;
+}
+
+/** One finished run, as the run history keeps it. */
+export interface RunRecord {
+  readonly agentId: string;
+  readonly runId: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly durationMs: number;
+  readonly status: RunStatus;
+  readonly reasons: readonly string[];
+  readonly usage: { readonly inputTokens: number; readonly outputTokens: number } | null;
+  /** Why the host skipped or the run was aborted. */
+  readonly reason: string | null;
+  readonly error: string | null;
 }
 
 /** A run's claim on its slot: unique per (agentId, slotKey), held under a lease. */
@@ -80,5 +97,9 @@ export interface HeartbeatStore {
   finish(agentId: string, slotKey: string, epoch: number, outcome: ClaimOutcome, finishedAt: number): MaybePromise<boolean>;
   /** Expire open claims whose lease has passed: recorded `aborted` / `lease-expired`, returned. */
   reap(now: number): MaybePromise<RunClaim[]>;
+  /** Append finished runs, keeping the newest `keepPerAgent` per agent. False when fenced. */
+  appendRuns(records: readonly RunRecord[], epoch: number, keepPerAgent: number): MaybePromise<boolean>;
+  /** The newest `limit` runs of an agent, newest first. */
+  loadRuns(agentId: string, limit: number): MaybePromise<RunRecord[]>;
   close(): MaybePromise<void>;
 }

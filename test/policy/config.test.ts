@@ -20,8 +20,25 @@ describe("resolveAgents", () => {
         schedule: { kind: "interval", everyMs: 1_800_000 },
         activeHours: undefined,
         runTimeoutMs: 600_000,
+        catchUp: "once",
+        catchUpWindowMs: undefined,
+        jitterMs: 0,
       },
     ]);
+  });
+
+  it("resolves catch-up and jitter: a stable offset within the bound, from the id", () => {
+    const [a, b] = resolveAgents([
+      { id: "fleet-1", cron: "0 * * * *", jitter: "5m", catchUp: "skip", catchUpWindow: "10m" },
+      { id: "fleet-1b", cron: "0 * * * *", jitter: "5m" },
+    ]);
+    expect(a).toMatchObject({ catchUp: "skip", catchUpWindowMs: 600_000 });
+    expect(a!.jitterMs).toBeGreaterThanOrEqual(0);
+    expect(a!.jitterMs).toBeLessThanOrEqual(300_000);
+    expect(resolveAgents([{ id: "fleet-1", cron: "0 * * * *", jitter: "5m" }])[0]!.jitterMs).toBe(a!.jitterMs);
+    expect(b!.jitterMs).not.toBe(a!.jitterMs);
+    expect(() => resolveAgents([{ id: "x", every: "1m", jitter: "1m" }])).toThrow("agents[0].jitter: 1m must be less than every (1m)");
+    expect(() => resolveAgents([{ id: "x", catchUp: "always" }])).toThrow(/agents\[0\]\.catchUp/);
   });
 
   it("accepts an empty list", () => {
