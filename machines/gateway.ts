@@ -6,7 +6,7 @@ import type { AgentPolicyState } from "../src/policy/state.ts";
 import { firstDue } from "../src/policy/schedule.ts";
 import type { Instant } from "../src/policy/time.ts";
 import { agentKey } from "../src/runtime/diff.ts";
-import { decodeAgent } from "../src/store/codec.ts";
+import { decodeAgent, type CarriedState } from "../src/store/codec.ts";
 import type { StoredAgentState } from "../src/store/types.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../src/policy/types.ts";
 import type { HeartbeatDeps } from "../src/runtime/host.ts";
@@ -67,8 +67,8 @@ export interface GatewayContext {
   readonly restarts: Map<string, readonly number[]>;
   /** Agents that crashed past the restart limit; not restarted until a reload changes them. */
   readonly failed: Set<string>;
-  /** Last state of agents whose actor was stopped (disabled, failed, gateway stopped), for reports. */
-  readonly retired: Map<string, AgentPolicyState>;
+  /** Last state of agents whose actor was stopped (disabled, failed, gateway stopped), for reports and the store. */
+  readonly retired: Map<string, CarriedState>;
 }
 
 export type GatewayEvent =
@@ -163,7 +163,7 @@ export const gatewayMachine = setup({
             restore: c.s,
             openAlerts: c.openAlerts,
             timedOut: c.timedOut,
-            runSeq: c.s.runCount + c.s.skipCount,
+            runSeq: c.runSeq,
           });
         }
         return { policy };
@@ -198,7 +198,7 @@ export const gatewayMachine = setup({
       }
       if (!admitted.ok) {
         context.failed.add(agentId);
-        context.retired.set(agentId, prev.s);
+        context.retired.set(agentId, { s: prev.s, openAlerts: prev.alerts, timedOut: prev.timedOut, runSeq: prev.runSeq });
         enqueue.emit({ type: "alert", agentId, at: now.wall, kind: "restart-limit", state: "open", message: alertMessage("restart-limit", agentId) });
         return;
       }

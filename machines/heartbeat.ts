@@ -85,12 +85,15 @@ export const runHeartbeatActor = fromPromise<HostResult, RunActorInput>(async ({
   // A host promise that settles after we gave up is recorded, never counted (seed 001).
   promise.then(
     () => signal.aborted && deps.onLateSettlement(agentId, runId, "resolved"),
-    () => signal.aborted && deps.onLateSettlement(agentId, runId, "rejected"),
+    // A host that rejects because we aborted it did what it was asked: not a late settlement.
+    (err: unknown) => signal.aborted && err !== signal.reason && !isAbortError(err) && deps.onLateSettlement(agentId, runId, "rejected"),
   );
   return promise;
 });
 
 const nowOf = (c: HeartbeatContext): Instant => c.deps.clock.now();
+
+const isAbortError = (err: unknown): boolean => err instanceof Error && err.name === "AbortError";
 
 /** The run-finished record for the run in flight; its claim is closed with the same outcome. */
 function finish(c: HeartbeatContext, outcome: RunOutcome): HeartbeatEvent[] {

@@ -10,6 +10,7 @@ export type { HostResult } from "./policy/outcome.ts";
 export { ConfigError, StoreError } from "./errors.ts";
 export { memoryStore } from "./store/memory.ts";
 export { sqliteStore, type SqliteStoreOptions } from "./store/sqlite.ts";
+export { postgresStore, type PostgresStoreOptions } from "./store/postgres.ts";
 export type { HeartbeatStore, StoredAgentState, RunClaim, RunRecord, ClaimResult, MaybePromise } from "./store/types.ts";
 export { parseDuration, formatDuration } from "./policy/duration.ts";
 export { classifyWake, intentOf, type WakeSource, type WakeIntent } from "./policy/wake.ts";

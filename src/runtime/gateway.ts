@@ -5,6 +5,7 @@ import { ConfigError } from "../errors.ts";
 import type { HeartbeatEvent } from "../events.ts";
 import { alertMessage, openAgentAlerts } from "../policy/alerts.ts";
 import { resolveAgents, resolvePolicy } from "../policy/config.ts";
+import { backoffDelay } from "../policy/backoff.ts";
 import { parseDuration } from "../policy/duration.ts";
 import type { Instant } from "../policy/time.ts";
 import type { ResolvedAgent, ResolvedPolicy } from "../policy/types.ts";
@@ -60,6 +61,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   let stopping: Promise<void> | undefined;
   let sweepTimer: unknown;
   let reapTimer: unknown;
+  let reopenTimer: unknown;
   let epoch: number | undefined;
   let reloads: Promise<void> = Promise.resolve();
 
@@ -98,7 +100,10 @@ export function createGateway(options: GatewayOptions): Gateway {
           if (e.kick) e.ref.send({ type: "WAKE", wakes: [] });
         } else {
           e.ref.send({ type: "STOP" });
-          if (e.retire) actor.getSnapshot().context.retired.set(e.agentId, e.ref.getSnapshot().context.s);
+          if (e.retire) {
+            const c = e.ref.getSnapshot().context;
+            actor.getSnapshot().context.retired.set(e.agentId, { s: c.s, openAlerts: c.alerts, timedOut: c.timedOut, runSeq: c.runSeq });
+          }
         }
       }
     } finally {
@@ -138,9 +143,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     const agent = agents.get(agentId);
     if (!agent) return undefined;
     const ctx = refOf(agentId)?.getSnapshot().context;
-    if (ctx) return encodeAgent(agentId, agentKey(agent), { s: ctx.s, openAlerts: ctx.alerts, timedOut: ctx.timedOut }, now);
+    if (ctx) {
+      return encodeAgent(agentId, agentKey(agent), { s: ctx.s, openAlerts: ctx.alerts, timedOut: ctx.timedOut, runSeq: ctx.runSeq }, now);
+    }
     const retired = actor.getSnapshot().context.retired.get(agentId);
-    return retired ? encodeAgent(agentId, agentKey(agent), { s: retired, openAlerts: [], timedOut: false }, now) : undefined;
+    return retired ? encodeAgent(agentId, agentKey(agent), retired, now) : undefined;
   };
   const persister = new Persister(store, clock, storeHealth, () => epoch, snapshotOf);
 
@@ -221,12 +228,40 @@ export function createGateway(options: GatewayOptions): Gateway {
     if (status !== "started") return;
     const diff: ConfigDiff = { add: [...agents.values()], update: [], remove: [] };
     send({ type: "APPLY", diff, policy, stored, now: clock.now() });
+    // Alert episodes open before the restart are still open: health() reports them, their resolution is heard.
+    for (const st of stored.values()) {
+      const agent = agents.get(st.agentId);
+      if (!agent?.enabled) continue;
+      for (const kind of st.openAlerts) {
+        alerts.apply({ type: "alert", agentId: st.agentId, at: st.updatedAt, kind, state: "open", message: alertMessage(kind, st.agentId) });
+      }
+    }
     // Agents new to the store (or changed while down) get their phase recorded now, so a
     // restart before their first run keeps it.
     for (const a of agents.values()) if (stored.get(a.id)?.configKey !== agentKey(a)) persister.markDirty(a.id);
     installHandler();
     sweepTimer = clock.setTimeout(sweep, sweepMs);
     reapTimer = clock.setTimeout(reap, leaseTtlMs);
+  };
+
+  /**
+   * A store that failed at start is tried again with backoff; once open, the live state
+   * (not what the store held) is written to it, and persisting resumes.
+   */
+  const retryOpen = (attempt: number): void => {
+    reopenTimer = clock.setTimeout(() => {
+      reopenTimer = undefined;
+      if (status !== "started") return;
+      const again = openStore(store, owner, storeHealth);
+      const go = ({ epoch: e }: { epoch: number | undefined }): void => {
+        if (status !== "started") return;
+        if (e === undefined) return retryOpen(attempt + 1);
+        epoch = e;
+        for (const id of agents.keys()) persister.markDirty(id);
+      };
+      if (again instanceof Promise) void again.then(go);
+      else go(again);
+    }, backoffDelay({ initialMs: 1_000, maxMs: 30_000 }, attempt));
   };
 
   const resolveAlertsOf = (agentId: string): void => {
@@ -255,6 +290,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const go = ({ epoch: e, stored }: { epoch: number | undefined; stored: Map<string, StoredAgentState> }): void => {
         epoch = e;
         spawnAll(stored);
+        if (e === undefined) retryOpen(0);
       };
       if (opened instanceof Promise) void opened.then(go);
       else go(opened);
@@ -267,6 +303,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         status = "stopping";
         clock.clearTimeout(sweepTimer);
         clock.clearTimeout(reapTimer);
+        clock.clearTimeout(reopenTimer);
         coalescer.clear();
         handlers.clearQueue();
         disposeHandler();
@@ -338,7 +375,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         if (snap?.status === "active") {
           return agentHealth(agent, { state: snap.value as AgentMachineState, s: snap.context.s }, failed(agent.id), now);
         }
-        const s = snap?.context.s ?? retired.get(agent.id);
+        const s = snap?.context.s ?? retired.get(agent.id)?.s;
         return agentHealth(agent, s ? { state: "stopped", s } : undefined, failed(agent.id), now);
       });
       const open = alerts.list();

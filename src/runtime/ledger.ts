@@ -28,17 +28,24 @@ export class RunLedger {
     const epoch = this.epoch();
     if (epoch === undefined) return { ok: true };
     const now = this.clock.now().wall;
+    // A wake-driven run's key is unique to this process's epoch; a scheduled slot's is global.
+    if (slotKey.startsWith("run:")) slotKey = `run:${epoch}:${slotKey.slice(4)}`;
     const claim: RunClaim = { agentId, slotKey, runId, owner: this.owner, epoch, claimedAt: now, leaseExpiresAt: now + this.leaseTtlMs };
     return andThen(
       (() => this.store.claim(claim)),
       (result): BeginResult => {
-        this.health.succeeded();
+        if (!result.ok && result.reason === "fenced") {
+          // A newer process owns the store: this one's records are refused. That is a store failure here.
+          this.health.failed("claims", new Error(`fenced: epoch ${epoch} is stale (the store is at ${result.currentEpoch})`));
+          return { ok: false, reason: result.reason };
+        }
+        this.health.succeeded("claims");
         if (!result.ok) return { ok: false, reason: result.reason };
         this.open.set(key(agentId, runId), { slotKey, timer: this.armRenewal(agentId, runId, slotKey, epoch) });
         return { ok: true };
       },
       (err): BeginResult => {
-        this.health.failed(err);
+        this.health.failed("claims", err);
         return { ok: true };
       },
     );
@@ -54,8 +61,8 @@ export class RunLedger {
     if (epoch === undefined) return;
     void andThen(
       (() => this.store.finish(agentId, entry.slotKey, epoch, status, this.clock.now().wall)),
-      () => this.health.succeeded(),
-      (err) => this.health.failed(err),
+      () => undefined,
+      (err) => this.health.failed("claims", err),
     );
   }
 
@@ -63,9 +70,12 @@ export class RunLedger {
   reap(): Promise<RunClaim[]> | RunClaim[] {
     return andThen(
       (() => this.store.reap(this.clock.now().wall)),
-      (reaped) => reaped,
+      (reaped) => {
+        this.health.succeeded("reaper");
+        return reaped;
+      },
       (err) => {
-        this.health.failed(err);
+        this.health.failed("reaper", err);
         return [];
       },
     );
@@ -85,8 +95,8 @@ export class RunLedger {
       entry.timer = this.armRenewal(agentId, runId, slotKey, epoch);
       void andThen(
         (() => this.store.renew(agentId, slotKey, epoch, this.clock.now().wall + this.leaseTtlMs)),
-        () => this.health.succeeded(),
-        (err) => this.health.failed(err),
+        () => undefined,
+        (err) => this.health.failed("claims", err),
       );
     }, every);
   }

@@ -77,12 +77,12 @@ export class Persister {
       (saved) => {
         if (!saved) fenced();
         this.failures = 0;
-        this.health.succeeded();
+        this.health.succeeded("state");
       },
       (err) => {
         for (const id of ids) this.dirty.add(id);
         this.runs = [...runs, ...this.runs];
-        this.health.failed(err);
+        this.health.failed("state", err);
         this.scheduleRetry();
       },
     );
@@ -100,7 +100,7 @@ export class Persister {
     void andThen(
       (() => this.store.deleteAgents(agentIds, epoch)),
       () => undefined,
-      (err) => this.health.failed(err),
+      (err) => this.health.failed("state", err),
     );
   }
 

@@ -13,7 +13,7 @@ const IN_MEMORY: Opened = { epoch: undefined, stored: new Map() };
 /** Open the store and load what it holds; a store that fails leaves the gateway running in memory. */
 export function openStore(store: HeartbeatStore, owner: string, health: StoreHealth): MaybePromise<Opened> {
   const failed = (err: unknown): Opened => {
-    health.failed(err);
+    health.failed("open", err);
     return IN_MEMORY;
   };
   return andThen<number, Opened>(
@@ -22,7 +22,7 @@ export function openStore(store: HeartbeatStore, owner: string, health: StoreHea
       andThen(
         (() => store.loadAgents()),
         (list): Opened => {
-          health.succeeded();
+          health.succeeded("open");
           return { epoch, stored: new Map(list.map((s) => [s.agentId, s])) };
         },
         failed,

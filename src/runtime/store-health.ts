@@ -6,12 +6,17 @@ import type { Clock } from "./clock.ts";
 /** Gateway-level alerts use this agentId: they concern every agent. */
 export const ALL_AGENTS = "*";
 
+/** What the gateway asks of its store, each failing and recovering on its own. */
+export type StoreChannel = "open" | "state" | "claims" | "reaper" | "history";
+
 /**
- * One `store-unavailable` episode for the whole gateway: opened by the first failure,
- * resolved by the first success after it. The gateway keeps running in memory meanwhile.
+ * One `store-unavailable` episode for the whole gateway: opened by the first failure on
+ * any channel, resolved only when every channel that failed has succeeded since (a claim
+ * that works while saves still fail does not end it). The gateway runs in memory meanwhile.
  */
 export class StoreHealth {
-  private failing: string | undefined;
+  private readonly failing = new Map<StoreChannel, string>();
+  private open = false;
 
   constructor(
     private readonly clock: Clock,
@@ -20,13 +25,14 @@ export class StoreHealth {
   ) {}
 
   get ok(): boolean {
-    return this.failing === undefined;
+    return !this.open;
   }
 
-  failed(err: unknown): void {
+  failed(channel: StoreChannel, err: unknown): void {
     const detail = errorMessage(err);
-    if (this.failing !== undefined) return;
-    this.failing = detail;
+    this.failing.set(channel, detail);
+    if (this.open) return;
+    this.open = true;
     this.dispatch({
       type: "alert",
       agentId: ALL_AGENTS,
@@ -37,9 +43,9 @@ export class StoreHealth {
     });
   }
 
-  succeeded(): void {
-    if (this.failing === undefined) return;
-    this.failing = undefined;
+  succeeded(channel: StoreChannel): void {
+    if (!this.failing.delete(channel) || this.failing.size > 0 || !this.open) return;
+    this.open = false;
     this.dispatch({
       type: "alert",
       agentId: ALL_AGENTS,

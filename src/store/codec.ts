@@ -10,6 +10,8 @@ export interface CarriedState {
   readonly s: AgentPolicyState;
   readonly openAlerts: readonly AgentAlertKind[];
   readonly timedOut: boolean;
+  /** The last run id used. */
+  readonly runSeq: number;
 }
 
 const toWall = (mono: number, now: Instant): number => Math.round(now.wall + (mono - now.mono));
@@ -35,6 +37,7 @@ export function encodeAgent(agentId: string, configKey: string, c: CarriedState,
     consecutiveZeroWork: s.consecutiveZeroWork,
     openAlerts: [...c.openAlerts],
     timedOut: c.timedOut,
+    lastRunId: c.runSeq,
     paused: s.paused ? { reason: s.paused.reason, since: s.paused.sinceWall } : null,
     updatedAt: now.wall,
   };
@@ -65,5 +68,7 @@ export function decodeAgent(stored: StoredAgentState, now: Instant, freshDue: Du
     },
     openAlerts: stored.openAlerts,
     timedOut: stored.timedOut,
+    // Rows from before lastRunId was kept: every run counted, so this is at least the last id.
+    runSeq: stored.lastRunId ?? stored.runCount + stored.skipCount,
   };
 }

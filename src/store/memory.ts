@@ -1,9 +1,17 @@
+import { StoreError } from "../errors.ts";
 import type { ClaimOutcome, ClaimResult, HeartbeatStore, RunClaim, RunRecord, StoredAgentState } from "./types.ts";
 
 interface ClaimRow extends RunClaim {
   status: "open" | ClaimOutcome;
   reason: string | null;
   finishedAt: number | null;
+}
+
+/** Seed 003: a lease is a finite time, or the reaper could never expire it. */
+function assertLease(leaseExpiresAt: number): void {
+  if (typeof leaseExpiresAt !== "number" || !Number.isFinite(leaseExpiresAt)) {
+    throw new StoreError("memory", `lease_expires_at must be a finite time, got ${String(leaseExpiresAt)}`);
+  }
 }
 
 /** Finished claims older than this are forgotten (slot uniqueness only matters for recent slots). */
@@ -42,6 +50,7 @@ export function memoryStore(): HeartbeatStore {
       return true;
     },
     claim(c): ClaimResult {
+      assertLease(c.leaseExpiresAt);
       if (fenced(c.epoch)) return { ok: false, reason: "fenced", currentEpoch: epoch };
       const k = key(c.agentId, c.slotKey);
       if (claims.has(k)) return { ok: false, reason: "slot-taken" };
@@ -49,6 +58,7 @@ export function memoryStore(): HeartbeatStore {
       return { ok: true };
     },
     renew(agentId, slotKey, e, leaseExpiresAt) {
+      assertLease(leaseExpiresAt);
       const row = claims.get(key(agentId, slotKey));
       if (!row || row.status !== "open" || row.epoch !== e || fenced(e)) return false;
       claims.set(key(agentId, slotKey), { ...row, leaseExpiresAt: Math.max(row.leaseExpiresAt, leaseExpiresAt) });

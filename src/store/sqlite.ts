@@ -45,11 +45,18 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
       return guard("opening", () => {
         if (!db) {
           mkdirSync(dirname(path), { recursive: true });
-          db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
-          db.pragma("journal_mode = WAL");
-          db.pragma("synchronous = NORMAL");
-          migrate(db, path);
-          statements = prepare(db);
+          // Assigned only once fully open: a failed open leaves nothing half-open behind, and a retry starts clean.
+          const fresh = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+          try {
+            migrate(fresh, path); // refuses a newer schema before changing anything, WAL included
+            fresh.pragma("journal_mode = WAL");
+            fresh.pragma("synchronous = NORMAL");
+            statements = prepare(fresh);
+            db = fresh;
+          } catch (err) {
+            fresh.close();
+            throw err;
+          }
         }
         const s = q();
         return db.transaction(() => {
@@ -57,7 +64,7 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
           s.setMeta.run(String(epoch), "epoch");
           s.setMeta.run(owner, "owner");
           return epoch;
-        })();
+        }).immediate();
       });
     },
     loadAgents() {
@@ -72,7 +79,7 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
           if (currentEpoch(s) > epoch) return false;
           for (const st of states) s.saveAgent.run(st.agentId, JSON.stringify(st), st.updatedAt);
           return true;
-        })();
+        }).immediate();
       });
     },
     deleteAgents(ids, epoch) {
@@ -82,22 +89,23 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
           if (currentEpoch(s) > epoch) return false;
           for (const id of ids) s.deleteAgent.run(id);
           return true;
-        })();
+        }).immediate();
       });
     },
     claim(c): ClaimResult {
       return guard("claiming a run", () => {
+        assertLease(path, c.leaseExpiresAt);
         const s = q();
         return db!.transaction((): ClaimResult => {
           const epoch = currentEpoch(s);
           if (epoch > c.epoch) return { ok: false, reason: "fenced", currentEpoch: epoch };
           const inserted = s.insertClaim.run(c.agentId, c.slotKey, c.runId, c.owner, c.epoch, c.claimedAt, c.leaseExpiresAt);
           return inserted.changes === 1 ? { ok: true } : { ok: false, reason: "slot-taken" };
-        })();
+        }).immediate();
       });
     },
     renew(agentId, slotKey, epoch, leaseExpiresAt) {
-      return guard("renewing a lease", () => q().renewClaim.run(leaseExpiresAt, agentId, slotKey, epoch, epoch).changes === 1);
+      return guard("renewing a lease", () => assertLease(path, leaseExpiresAt) && q().renewClaim.run(leaseExpiresAt, agentId, slotKey, epoch, epoch).changes === 1);
     },
     finish(agentId, slotKey, epoch, outcome, finishedAt) {
       return guard("finishing a run", () => q().finishClaim.run(outcome, finishedAt, agentId, slotKey, epoch, epoch).changes === 1);
@@ -110,7 +118,7 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
           s.expireClaims.run(now, now);
           s.pruneClaims.run(now - CLAIM_RETENTION_MS);
           return expired;
-        })();
+        }).immediate();
       });
     },
     appendRuns(records, epoch, keep) {
@@ -126,7 +134,7 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
           }
           for (const id of agents) s.pruneRuns.run(id, id, keep);
           return true;
-        })();
+        }).immediate();
       });
     },
     loadRuns(agentId, limit) {
@@ -244,16 +252,29 @@ function currentEpoch(s: ReturnType<typeof prepare>): number {
 }
 
 function migrate(db: Database.Database, path: string): void {
-  const version = Number(db.pragma("user_version", { simple: true }));
-  if (version > SCHEMA_VERSION) {
-    throw new StoreError(path, `schema version ${version} is newer than this runtime's ${SCHEMA_VERSION}; upgrade heartbeat-runtime`);
-  }
-  for (let v = version; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
+  const check = (): number => {
+    const version = Number(db.pragma("user_version", { simple: true }));
+    if (version > SCHEMA_VERSION) {
+      throw new StoreError(path, `schema version ${version} is newer than this runtime's ${SCHEMA_VERSION}; upgrade heartbeat-runtime`);
+    }
+    return version;
+  };
+  if (check() === SCHEMA_VERSION) return;
+  // One immediate transaction that re-reads the version: two processes migrating at once do it once.
+  db.transaction(() => {
+    for (let v = check(); v < SCHEMA_VERSION; v++) {
       db.exec(MIGRATIONS[v] ?? "");
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }
+  }).immediate();
+}
+
+/** Seed 003: a lease is a finite time, or the reaper could never expire it. */
+function assertLease(path: string, leaseExpiresAt: number): true {
+  if (typeof leaseExpiresAt !== "number" || !Number.isFinite(leaseExpiresAt)) {
+    throw new StoreError(path, `lease_expires_at must be a finite time, got ${String(leaseExpiresAt)}`);
   }
+  return true;
 }
 
 /** better-sqlite3's errors, named for what an operator can do about them. */

@@ -30,6 +30,8 @@ export interface StoredAgentState {
   readonly consecutiveZeroWork: number;
   readonly openAlerts: readonly AgentAlertKind[];
   readonly timedOut: boolean;
+  /** The last run id used, so ids stay unique for the agent across restarts (absent in old rows). */
+  readonly lastRunId?: number | null;
   /** Paused by an operator (survives a restart). */
   readonly paused: { readonly reason: string; readonly since: number } | null;
   readonly updatedAt: number;

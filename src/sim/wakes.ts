@@ -1,0 +1,167 @@
+import type { WakeReceipt, WakeRequest } from "../runtime/wake-request.ts";
+import type { Checker } from "./invariants.ts";
+import { refIntent } from "./reference.ts";
+
+interface WakeRec {
+  readonly agentId: string;
+  readonly reason: string;
+  readonly seq: number;
+  readonly requestMono: number;
+  /** Latest delivery time: request time + its coalescing window. */
+  readonly deadline: number;
+  readonly immediate: boolean;
+}
+
+/** Deferral reasons that may hold an immediate wake (DESIGN: flood guard, busy lanes). */
+const MAY_HOLD_IMMEDIATE = new Set(["flood", "main-lane-busy", "session-lane-busy"]);
+
+/**
+ * The wake side of the reference model: every accepted wake is outstanding until an
+ * event accounts for it (a run that carries its reason, a deferral or a skip that names
+ * it). A wake still unaccounted when it should have been decided is a violation, as is
+ * an immediate wake held for a reason other than the flood guard or a busy lane.
+ */
+export class WakeBook {
+  private readonly outstanding = new Map<string, WakeRec[]>();
+  /** Reasons requested for an agent and not yet carried by a run (a non-slot run needs one). */
+  private readonly requested = new Map<string, Set<string>>();
+  gatewayOpen = false;
+
+  constructor(private readonly c: Checker) {}
+
+  /**
+   * A host calls requestWake (through `call`). The wake is opened before the call, since a
+   * delivery with coalesceMs 0 decides (and may run) inside it; the receipt's routing is
+   * then checked against the targets the model expects.
+   */
+  request(req: WakeRequest, call: () => WakeReceipt): WakeReceipt {
+    const expected = this.expectedTargets(req);
+    const { mono } = this.c.opts.clock.now();
+    const window = req.coalesceMs ?? this.c.policy.coalesceMs;
+    const seq = this.c.nextSeq();
+    const open = (agentId: string): void => {
+      const rec: WakeRec = { agentId, reason: req.reason, seq, requestMono: mono, deadline: mono + window, immediate: refIntent(req.reason) === "immediate" };
+      let list = this.outstanding.get(agentId);
+      if (!list) this.outstanding.set(agentId, (list = []));
+      list.push(rec);
+      let set = this.requested.get(agentId);
+      if (!set) this.requested.set(agentId, (set = new Set()));
+      set.add(req.reason);
+    };
+    for (const id of expected) open(id);
+    const receipt = call();
+    const got = [...receipt.targets].sort();
+    if (expected.join("\u0000") !== got.join("\u0000") || receipt.accepted !== expected.length > 0) {
+      this.c.fail("wake-routing", req.agentId, `requestWake(${JSON.stringify(req)}) → ${JSON.stringify(receipt)}; expected targets [${expected.join(", ")}]`);
+      // Follow the runtime from here on, so one routing slip is reported once.
+      for (const id of expected) {
+        if (!got.includes(id)) this.outstanding.set(id, (this.outstanding.get(id) ?? []).filter((w) => w.seq !== seq));
+      }
+      for (const id of got) if (!expected.includes(id)) open(id);
+    }
+    return receipt;
+  }
+
+  private expectedTargets(req: WakeRequest): string[] {
+    if (!this.gatewayOpen) return [];
+    if (req.reason.trim() === "" || refIntent(req.reason) === "scheduled") return [];
+    const live = (id: string) => this.c.agents.get(id)?.live === true;
+    if (req.agentId !== undefined) {
+      const m = this.c.agents.get(req.agentId);
+      if (!m || !live(req.agentId)) return [];
+      if (req.sessionKey !== undefined && m.spec.sessionKey !== req.sessionKey) return [];
+      return [req.agentId];
+    }
+    const out: string[] = [];
+    for (const [id, m] of this.c.agents) {
+      if (live(id) && (req.sessionKey === undefined || m.spec.sessionKey === req.sessionKey)) out.push(id);
+    }
+    return out.sort();
+  }
+
+  /** An event for `agentId` carrying `reasons` (seq orders it against requests). */
+  resolve(agentId: string, reasons: readonly string[], seq: number, how: string): void {
+    const list = this.outstanding.get(agentId);
+    if (how === "run") {
+      const set = this.requested.get(agentId);
+      if (set) for (const r of reasons) set.delete(r);
+    }
+    if (!list || list.length === 0) return;
+    const { mono } = this.c.opts.clock.now();
+    const keep: WakeRec[] = [];
+    for (const w of list) {
+      if (w.seq > seq || !reasons.includes(w.reason)) {
+        keep.push(w);
+        continue;
+      }
+      if (!w.immediate) continue;
+      if (how === "run") {
+        if (mono > w.deadline && this.c.runCovering(agentId, w.deadline) === undefined) {
+          this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" ran ${mono - w.deadline} ms after its coalesce window`);
+        }
+      } else if (how === "not-due" || how === "min-spacing") {
+        this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" was held with "${how}" (only flood or a busy lane may hold it)`);
+      } else if (!MAY_HOLD_IMMEDIATE.has(how) && how !== "stopped" && how !== "disabled") {
+        this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" was skipped with "${how}"`);
+      }
+    }
+    this.outstanding.set(agentId, keep);
+  }
+
+  wasRequested(agentId: string, reasons: readonly string[]): boolean {
+    const set = this.requested.get(agentId);
+    return set !== undefined && reasons.some((r) => set.has(r));
+  }
+
+  /** Wakes that should have been decided by now. */
+  check(mono: number): void {
+    for (const [agentId, list] of this.outstanding) {
+      if (list.length === 0) continue;
+      const keep: WakeRec[] = [];
+      for (const w of list) {
+        if (!(mono > w.deadline)) {
+          keep.push(w);
+          continue;
+        }
+        // Delivered into a run in flight: folded, decided when that run ends.
+        const by = this.c.runCovering(agentId, w.deadline) ?? w.deadline;
+        if (mono > by) {
+          const known = this.c.restartedTwice(agentId, w.requestMono, w.deadline) ? "repeat-crash-loses-wake" : undefined;
+          this.c.fail("wake-accounted", agentId, `wake "${w.reason}" (requested at ${w.requestMono}) neither ran nor was deferred or skipped`, known);
+        } else keep.push(w);
+      }
+      this.outstanding.set(agentId, keep);
+    }
+  }
+
+  /** After a graceful stop, every wake must have been accounted for (a skip "stopped" at least). */
+  stopped(): void {
+    this.gatewayOpen = false;
+    for (const [agentId, list] of this.outstanding) {
+      for (const w of list) this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() without a run or a skip event`, "stop-drops-wakes");
+    }
+    this.outstanding.clear();
+  }
+
+  /** A process crash loses what it held in memory; that is not the runtime's to report. */
+  crashed(): void {
+    this.gatewayOpen = false;
+    this.outstanding.clear();
+  }
+
+  /**
+   * The agent was removed or disabled by a reload. Wakes already delivered to it must have
+   * been reported; wakes still coalescing are reported by the gateway when they land.
+   */
+  retire(agentId: string, removed: boolean): void {
+    const { mono } = this.c.opts.clock.now();
+    const keep: WakeRec[] = [];
+    for (const w of this.outstanding.get(agentId) ?? []) {
+      if (w.deadline < mono && this.c.runCovering(agentId, w.deadline) !== undefined) {
+        this.c.fail("wake-accounted", agentId, `wake "${w.reason}" folded into a run, then dropped when the agent was ${removed ? "removed" : "disabled"}, without a skip event`, "stop-drops-wakes");
+      } else keep.push(w);
+    }
+    this.outstanding.set(agentId, keep);
+    if (removed) this.requested.delete(agentId);
+  }
+}
