@@ -21,6 +21,8 @@ export interface AgentHealth {
   readonly consecutiveZeroWork: number;
   /** Wakes folded and waiting for a run. */
   readonly pendingReasons: readonly string[];
+  /** Present while an operator has the agent paused. */
+  readonly paused?: { readonly reason: string; readonly since: number };
 }
 
 export interface HealthReport {
@@ -50,5 +52,6 @@ export function agentHealth(
     skipCount: s?.skipCount ?? 0,
     consecutiveZeroWork: s?.consecutiveZeroWork ?? 0,
     pendingReasons: s ? s.pending.map((w) => w.reason) : [],
+    ...(s?.paused ? { paused: { reason: s.paused.reason, since: s.paused.sinceWall } } : {}),
   };
 }
