@@ -26,7 +26,9 @@ Usage: heartbeat-gateway <command> [options]
 Commands:
   run        run the heartbeat daemon on a config file (HTTP API, live page, SQLite state)
   wake       wake an agent, or all, on a running daemon
-  status     show a running daemon's agents and alerts
+  status     show a running daemon's agents and alerts, or one agent's runs
+  pause      pause an agent on a running daemon (its due runs are skipped)
+  resume     resume a paused agent
   simulate   run the deterministic fleet simulator
   visualize  generate the Mermaid state diagrams in visualizations/ from machines/
 
@@ -55,7 +57,7 @@ Options:
   -h, --help             show this help
 
 Environment:
-  HEARTBEAT_TOKEN        API token for POST /api/wake when the config has no \`token\`
+  HEARTBEAT_TOKEN        API token for the mutations (wake, pause, resume) when the config has no \`token\`
   HEARTBEAT_LOG_LEVEL    JSON log level without a terminal (default debug: every event)`,
     options: {
       config: { type: "string", short: "c" },
@@ -71,52 +73,134 @@ Environment:
   },
   wake: {
     summary: "wake agents on a running daemon",
-    usage: `Usage: heartbeat-gateway wake <agentId> [--reason manual] [--url URL]
+    usage: `Usage: heartbeat-gateway wake <agentId> [--reason manual] [--force] [--url URL]
        heartbeat-gateway wake --all [--reason manual] [--url URL]
 
 Asks a running daemon to wake one agent (or every enabled agent). The token comes from
 HEARTBEAT_TOKEN. \`manual\` wakes run at once; see the README for other reasons.
+A paused agent skips the wake (reason \`paused\`) unless it is forced.
 
 Options:
       --all              wake every enabled agent
   -r, --reason <text>    wake reason (default manual)
+      --force            run even if the agent is paused (manual wakes only)
       --url <url>        the daemon (default http://127.0.0.1:7070)
   -h, --help             show this help`,
-    options: { all: { type: "boolean" }, reason: { type: "string", short: "r" }, url: { type: "string" }, help: HELP },
+    options: { all: { type: "boolean" }, reason: { type: "string", short: "r" }, force: { type: "boolean" }, url: { type: "string" }, help: HELP },
     positionals: true,
     run: async (v, pos) => {
       const { wake, DEFAULT_URL } = await import("./host/client.ts");
       if (pos.length > 1) return usageError("wake", `one agent id at a time (got ${pos.length})`);
       const agentId = pos[0];
       if ((agentId === undefined) === (v.all !== true)) return usageError("wake", "give an agent id or --all (not both)");
-      const targets = await wake({
+      const result = await wake({
         url: str(v.url) ?? DEFAULT_URL,
         token: process.env.HEARTBEAT_TOKEN || undefined,
         ...(agentId === undefined ? { all: true } : { agentId }),
         reason: str(v.reason) ?? "manual",
+        ...(v.force === true ? { force: true } : {}),
       });
-      process.stdout.write(`woke ${targets.join(", ")}\n`);
+      const paused = new Set(result.paused);
+      const woken = result.targets.filter((id) => !paused.has(id));
+      if (woken.length > 0 || paused.size === 0) process.stdout.write(`woke ${woken.join(", ")}${v.force === true ? " (forced)" : ""}\n`);
+      if (paused.size > 0) {
+        process.stdout.write(`paused, so the wake is skipped: ${result.paused.join(", ")} (use --force to run anyway, or \`heartbeat-gateway resume <id>\`)\n`);
+      }
       return 0;
     },
   },
   status: {
     summary: "show a running daemon's agents",
     usage: `Usage: heartbeat-gateway status [--json] [--url URL]
+       heartbeat-gateway status <agentId> [--runs N] [--json] [--url URL]
 
-Prints every agent's state, next due time, last status, counters and open alerts.
-Exits 0 when no alert is open, 3 while any is.
+Without an agent: every agent's state, next due time, last status, counters and open alerts.
+With one: its state, pause, schedule, next due time, the next 5 scheduled runs, and its
+last runs with their durations and status.
+Exits 0 when no alert is open (for that agent, if one is given), 3 while any is.
 
 Options:
+      --runs <n>         how many past runs to show for one agent (default 10, at most 1000)
       --json             print the API's JSON instead of a table
       --url <url>        the daemon (default http://127.0.0.1:7070)
   -h, --help             show this help`,
-    options: { json: { type: "boolean" }, url: { type: "string" }, help: HELP },
-    run: async (v) => {
-      const { status, formatStatus, DEFAULT_URL } = await import("./host/client.ts");
-      const data = await status(str(v.url) ?? DEFAULT_URL);
+    options: { runs: { type: "string" }, json: { type: "boolean" }, url: { type: "string" }, help: HELP },
+    positionals: true,
+    run: async (v, pos) => {
+      const client = await import("./host/client.ts");
+      const url = str(v.url) ?? client.DEFAULT_URL;
+      if (pos.length > 1) return usageError("status", `one agent id at a time (got ${pos.length})`);
+      const agentId = pos[0];
+      const runsText = str(v.runs);
+      if (runsText !== undefined && agentId === undefined) return usageError("status", "--runs needs an agent id");
+      if (runsText !== undefined && !(/^\d{1,4}$/.test(runsText) && Number(runsText) >= 1 && Number(runsText) <= 1000)) {
+        return usageError("status", `--runs: "${runsText}" is not a number from 1 to 1000`);
+      }
+      if (agentId !== undefined) {
+        const data = await client.agentStatus(url, agentId, { runs: runsText === undefined ? 10 : Number(runsText) });
+        if (v.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+        else process.stdout.write(`${client.formatAgentStatus(data)}\n`);
+        return data.agent.alerts.length === 0 ? 0 : 3;
+      }
+      const data = await client.status(url);
       if (v.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
-      else process.stdout.write(`${formatStatus(data, process.stdout.isTTY === true, process.stdout.columns || 120)}\n`);
+      else process.stdout.write(`${client.formatStatus(data, process.stdout.isTTY === true, process.stdout.columns || 120)}\n`);
       return data.ok ? 0 : 3;
+    },
+  },
+  pause: {
+    summary: "pause an agent",
+    usage: `Usage: heartbeat-gateway pause <agentId> [--reason "..."] [--url URL]
+
+Pauses one agent on a running daemon: its due runs are recorded as skipped (reason
+\`paused\`, no past-due alert) until \`heartbeat-gateway resume <agentId>\`; only
+\`wake <agentId> --force\` runs it meanwhile. The pause is stored: it survives a restart.
+Pausing an agent that is already paused keeps the first pause and its reason.
+The token comes from HEARTBEAT_TOKEN.
+
+Options:
+  -r, --reason <text>    why (shown in status, on the page and in the log; at most 256 characters)
+      --url <url>        the daemon (default http://127.0.0.1:7070)
+  -h, --help             show this help`,
+    options: { reason: { type: "string", short: "r" }, url: { type: "string" }, help: HELP },
+    positionals: true,
+    run: async (v, pos) => {
+      const { pause, DEFAULT_URL } = await import("./host/client.ts");
+      const agentId = onlyId("pause", pos);
+      if (typeof agentId === "number") return agentId;
+      const reason = str(v.reason);
+      const r = await pause({
+        url: str(v.url) ?? DEFAULT_URL,
+        token: process.env.HEARTBEAT_TOKEN || undefined,
+        agentId,
+        ...(reason === undefined ? {} : { reason }),
+      });
+      const since = new Date(r.paused.since).toLocaleTimeString([], { hour12: false });
+      process.stdout.write(r.changed ? `paused ${r.agentId}: ${r.paused.reason}\n` : `${r.agentId} was already paused (since ${since}): ${r.paused.reason}\n`);
+      return 0;
+    },
+  },
+  resume: {
+    summary: "resume a paused agent",
+    usage: `Usage: heartbeat-gateway resume <agentId> [--url URL]
+
+Resumes a paused agent on a running daemon: its next due run is re-armed on its schedule
+(slots skipped while it was paused are not made up). The token comes from HEARTBEAT_TOKEN.
+
+Options:
+      --url <url>        the daemon (default http://127.0.0.1:7070)
+  -h, --help             show this help`,
+    options: { url: { type: "string" }, help: HELP },
+    positionals: true,
+    run: async (v, pos) => {
+      const { resume, DEFAULT_URL } = await import("./host/client.ts");
+      const { relative } = await import("./host/live-table.ts");
+      const agentId = onlyId("resume", pos);
+      if (typeof agentId === "number") return agentId;
+      const r = await resume({ url: str(v.url) ?? DEFAULT_URL, token: process.env.HEARTBEAT_TOKEN || undefined, agentId });
+      const next = r.nextDueAt === undefined ? "" : `; next run ${relative(r.nextDueAt, Date.now())} (${new Date(r.nextDueAt).toLocaleTimeString([], { hour12: false })})`;
+      process.stdout.write(r.resumed ? `resumed ${r.agentId}${next}\n` : `${r.agentId} was not paused${next}\n`);
+      return 0;
     },
   },
   simulate: {
@@ -182,6 +266,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 function usageError(name: string, message: string): number {
   process.stderr.write(`heartbeat-gateway ${name}: ${message}\nRun \`heartbeat-gateway ${name} --help\` for usage.\n`);
   return 2;
+}
+
+/** The one agent id of a command, or the exit code of its usage error. */
+function onlyId(name: string, pos: readonly string[]): string | number {
+  if (pos.length === 0) return usageError(name, "give an agent id");
+  if (pos.length > 1) return usageError(name, `one agent id at a time (got ${pos.length})`);
+  return pos[0] as string;
 }
 
 function str(v: string | boolean | undefined): string | undefined {

@@ -24,8 +24,8 @@ export function renderTable(input: TableInput): string[] {
     const open = alerts.filter((x) => x.agentId === a.id).map((x) => x.kind);
     return [
       a.id,
-      a.failed ? `${a.state}!` : a.enabled ? a.state : "disabled",
-      a.nextDueAt === undefined || a.state === "stopped" ? "-" : relative(a.nextDueAt, now),
+      a.failed ? `${a.state}!` : !a.enabled ? "disabled" : a.paused ? `${a.state} (paused)` : a.state,
+      a.nextDueAt === undefined || a.state === "stopped" || a.paused ? "-" : relative(a.nextDueAt, now),
       a.lastStatus === undefined ? "-" : `${a.lastStatus}${a.lastRunAt === undefined ? "" : ` ${relative(a.lastRunAt, now)}`}`,
       String(a.runCount),
       String(a.skipCount),
@@ -50,7 +50,7 @@ export function renderTable(input: TableInput): string[] {
   for (const r of rows) {
     lines.push(
       line(r, (i, t) => {
-        if (i === 1) return paint(STATE_COLOR[(r[1] ?? "").replace(/!$/, "")] ?? 31, t);
+        if (i === 1) return paint(/\(paused\)$/.test(r[1] ?? "") ? 35 : (STATE_COLOR[(r[1] ?? "").replace(/!$/, "")] ?? 31), t);
         if (i === 6 && r[6] !== "-") return paint(31, t);
         if (i === 3 && /^(failed|timed-out|aborted)/.test(r[3] ?? "")) return paint(31, t);
         return t;
@@ -81,6 +81,10 @@ export function describeEvent(e: HeartbeatEvent): string {
       return `${e.agentId}: run #${e.runId} settled late (${e.settled})`;
     case "agent-restarted":
       return `${e.agentId}: restarted after a crash (${e.error})`;
+    case "agent-paused":
+      return `${e.agentId}: paused (${e.reason})`;
+    case "agent-resumed":
+      return `${e.agentId}: resumed${e.nextDueAt === undefined ? "" : `, next due ${new Date(e.nextDueAt).toLocaleTimeString([], { hour12: false })}`}`;
     case "alert":
       return `${e.agentId}: ${e.state === "open" ? "ALERT" : "resolved"} ${e.kind}: ${e.message}`;
     default: {

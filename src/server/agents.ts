@@ -1,11 +1,12 @@
 /**
- * GET /api/agents            every agent: state, schedule, counters, open alerts (?recent=N adds its last N events)
+ * GET /api/agents            every agent: state, schedule, counters, pause, open alerts
+ *                            (?recent=N adds its last N events, ?runs=N its last N runs, ?upcoming=N its next N run times)
  * GET /api/agents/:id        one agent, with its recent events
  * GET /api/statechart        the heartbeat machine's states and transitions, and an SVG of it (for the page)
  */
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import type { AgentConfig, AgentHealth, Alert, Gateway } from "../index.ts";
+import type { AgentConfig, AgentHealth, Alert, Gateway, RunRecord } from "../index.ts";
 import type { EventLog, LoggedEvent } from "./event-log.ts";
 import { badRequest } from "./errors.ts";
 import type { Statechart } from "./statechart.ts";
@@ -14,6 +15,10 @@ export interface AgentView extends AgentHealth {
   readonly schedule: Schedule;
   readonly alerts: readonly Alert[];
   readonly recent?: readonly LoggedEvent[];
+  /** The last runs, newest first (?runs=N). */
+  readonly runs?: readonly RunRecord[];
+  /** The next scheduled run times, wall ms (?upcoming=N); empty while paused or disabled. */
+  readonly upcoming?: readonly number[];
 }
 
 export interface Schedule {
@@ -23,10 +28,17 @@ export interface Schedule {
   readonly sessionKey?: string;
   readonly activeHours?: AgentConfig["activeHours"];
   readonly runTimeout?: string | number;
+  readonly catchUp?: "once" | "skip";
+  readonly catchUpWindow?: string | number;
+  readonly jitter?: string | number;
   readonly nextDueAt?: number;
 }
 
-const listQuery = z.strictObject({ recent: z.coerce.number().int().min(0).max(200).optional() });
+const listQuery = z.strictObject({
+  recent: z.coerce.number().int().min(0).max(200).optional(),
+  runs: z.coerce.number().int().min(0).max(100).optional(),
+  upcoming: z.coerce.number().int().min(0).max(20).optional(),
+});
 const idParams = z.strictObject({ id: z.string().min(1).max(256) });
 
 export function agentRoutes(
@@ -50,11 +62,32 @@ export function agentRoutes(
     };
   };
 
+  /** Adds runs and upcoming times (an agent removed meanwhile by a reload just has none). */
+  const extras = async (v: AgentView, runs: number, upcoming: number): Promise<AgentView> => {
+    if (runs === 0 && upcoming === 0) return v;
+    const out: { -readonly [K in keyof AgentView]: AgentView[K] } = { ...v };
+    if (runs > 0) out.runs = await gateway.history(v.id, runs).catch(() => []);
+    if (upcoming > 0) {
+      try {
+        out.upcoming = gateway.upcoming(v.id, upcoming);
+      } catch {
+        out.upcoming = [];
+      }
+    }
+    return out;
+  };
+
   app.get("/api/agents", async (req) => {
     const q = listQuery.safeParse(req.query);
-    if (!q.success) throw badRequest(`query: ${q.error.issues[0]?.path.join(".") || "?"}: ${q.error.issues[0]?.message ?? "invalid"}`);
+    if (!q.success) {
+      const issue = q.error.issues[0];
+      const what = issue?.code === "unrecognized_keys" ? `${issue.keys[0] ?? "?"}: unknown parameter` : `${issue?.path.join(".") || "?"}: ${issue?.message ?? "invalid"}`;
+      throw badRequest(`query: ${what}`);
+    }
     const h = gateway.health();
-    return { ok: h.ok, agents: h.agents.map((a) => view(a, h.alerts, q.data.recent ?? 0)), alerts: h.alerts };
+    const { recent = 0, runs = 0, upcoming = 0 } = q.data;
+    const agents = await Promise.all(h.agents.map((a) => extras(view(a, h.alerts, recent), runs, upcoming)));
+    return { ok: h.ok, agents, alerts: h.alerts };
   });
 
   app.get("/api/agents/:id", async (req, reply) => {
@@ -77,5 +110,8 @@ function scheduleOf(cfg: AgentConfig): Schedule {
   if (cfg.sessionKey !== undefined) out.sessionKey = cfg.sessionKey;
   if (cfg.activeHours !== undefined) out.activeHours = cfg.activeHours;
   out.runTimeout = cfg.runTimeout ?? "10m";
+  if (cfg.catchUp !== undefined) out.catchUp = cfg.catchUp;
+  if (cfg.catchUpWindow !== undefined) out.catchUpWindow = cfg.catchUpWindow;
+  if (cfg.jitter !== undefined) out.jitter = cfg.jitter;
   return out;
 }

@@ -4,7 +4,10 @@
  *   GET  /                 the live inspector page (assets under /assets/)
  *   GET  /healthz          200 ok / 503 while an alert is open
  *   GET  /api/agents       every agent (?recent=N adds its last N events)
- *   GET  /api/agents/:id   one agent: state, schedule, recent events
+ *   GET  /api/agents/:id   one agent: state, schedule, pause, recent events
+ *   POST /api/agents/:id/pause | resume   steer one agent (bearer token)
+ *   GET  /api/agents/:id/runs             its run history, newest first (?limit=N)
+ *   GET  /api/agents/:id/upcoming         its next scheduled run times (?n=N)
  *   GET  /api/statechart   the heartbeat machine, laid out, with an SVG
  *   POST /api/wake         wake agents (bearer token)
  *   GET  /metrics          Prometheus text
@@ -21,6 +24,7 @@ import { EventLog } from "./event-log.ts";
 import { sseRoutes, type SseOptions } from "./events-sse.ts";
 import { healthRoutes } from "./health.ts";
 import { createMetrics, metricsRoutes } from "./metrics.ts";
+import { operatorRoutes } from "./operator.ts";
 import { pageRoutes } from "./page.ts";
 import { statechartOf } from "./statechart.ts";
 import { wakeRoutes } from "./wake.ts";
@@ -57,6 +61,7 @@ export function createServer(gateway: Gateway, options: ServerOptions = {}): Fas
   healthRoutes(app, gateway);
   agentRoutes(app, gateway, log, configOf, statechart);
   wakeRoutes(app, gateway, options.token, (targets, at) => metrics.noteWake(targets, at));
+  operatorRoutes(app, gateway, options.token);
   metricsRoutes(app, metrics);
   sseRoutes(app, gateway, log, options.sse);
   pageRoutes(app);

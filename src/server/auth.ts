@@ -1,4 +1,6 @@
+import type { FastifyRequest } from "fastify";
 import { createHash, timingSafeEqual } from "node:crypto";
+import { HttpError } from "./errors.ts";
 
 export type TokenSource = string | undefined | (() => string | undefined);
 
@@ -25,4 +27,15 @@ export function checkBearer(header: string | undefined, source: TokenSource): Au
   const expected = createHash("sha256").update(token).digest();
   if (!timingSafeEqual(given, expected)) return { ok: false, status: 401, error: "wrong token" };
   return { ok: true };
+}
+
+/**
+ * An `onRequest` hook for a mutation route: authenticates before the body is even read,
+ * so an unauthorized caller learns nothing else (not even whether an agent exists).
+ */
+export function requireBearer(source: TokenSource): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    const auth = checkBearer(req.headers.authorization, source);
+    if (!auth.ok) throw new HttpError(auth.status, auth.error);
+  };
 }

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from "fastify";
+import type { z } from "zod";
 
 /** An error with an HTTP status, answered as `{ error: message }`. */
 export class HttpError extends Error {
@@ -11,6 +12,19 @@ export class HttpError extends Error {
 }
 
 export const badRequest = (message: string): HttpError => new HttpError(400, message);
+
+/**
+ * A zod failure as one line naming the field: `colour: unknown field`, `agentId: expected string`,
+ * `reason: must be at most 256 characters`. Unknown keys are called `unknownWord`s
+ * ("field" in a body, "parameter" in a query).
+ */
+export function zodProblem(error: z.ZodError, fallbackField = "body", unknownWord = "field"): string {
+  const issue = error.issues[0];
+  if (issue?.code === "unrecognized_keys") return `${issue.keys[0] ?? "?"}: unknown ${unknownWord}`;
+  const field = issue?.path.join(".") || fallbackField;
+  const problem = issue?.code === "invalid_type" ? `expected ${issue.expected}` : (issue?.message ?? "invalid");
+  return `${field}: ${problem}`;
+}
 
 /** Every error becomes `{ error, statusCode }` with a message a person can act on. */
 export function errorHandling(app: FastifyInstance): void {

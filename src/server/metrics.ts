@@ -78,6 +78,14 @@ export function createMetrics(gateway: Gateway, options: { defaultMetrics?: bool
     },
   });
   new Gauge({
+    name: "heartbeat_agents_paused",
+    help: "Agents an operator has paused.",
+    registers,
+    collect() {
+      this.set(gateway.health().agents.filter((a) => a.paused !== undefined).length);
+    },
+  });
+  new Gauge({
     name: "heartbeat_up",
     help: "1 while health() is ok (no open alert), else 0.",
     registers,
@@ -127,6 +135,8 @@ export function createMetrics(gateway: Gateway, options: { defaultMetrics?: bool
         restarts.inc();
         return;
       case "run-settled-late":
+      case "agent-paused":
+      case "agent-resumed":
         return;
     }
   };

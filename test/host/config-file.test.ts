@@ -58,6 +58,27 @@ describe("config file", () => {
     expect(cfg.token).toBeUndefined();
   });
 
+  it("passes the library's catch-up and jitter fields through, checked by the library", () => {
+    const cfg = parseConfigText(
+      [
+        "agents:",
+        "  - { id: a, cron: '0 * * * *', timezone: UTC, jitter: 5m, catchUp: skip, catchUpWindow: 10m, command: x }",
+        "  - { id: b, every: 1h, catchUp: once, jitter: 90s, webhook: 'http://127.0.0.1:9/' }",
+      ].join("\n"),
+      "ops.yaml",
+    );
+    expect(cfg.agents).toEqual([
+      { id: "a", cron: "0 * * * *", timezone: "UTC", jitter: "5m", catchUp: "skip", catchUpWindow: "10m" },
+      { id: "b", every: "1h", catchUp: "once", jitter: "90s" },
+    ]);
+    expect(errorOf("agents:\n  - { id: a, every: 1h, catchUp: sometimes, command: x }")).toMatch(/^heartbeat\.config\.yaml: agents\[0\]\.catchUp: .*"once"\|"skip"/);
+    expect(errorOf("agents:\n  - { id: a, every: 1h, catchUpWindow: soon, command: x }")).toBe(
+      'heartbeat.config.yaml: agents[0].catchUpWindow: "soon" is not a duration (use e.g. "90s", "30m", "1.5h")',
+    );
+    expect(errorOf("agents:\n  - { id: a, every: 10m, jitter: 10m, command: x }")).toBe("heartbeat.config.yaml: agents[0].jitter: 10m must be less than every (10m)");
+    expect(errorOf("agents:\n  - { id: a, every: 10m, catchup: skip, command: x }")).toBe("heartbeat.config.yaml: agents[0].catchup: unknown key");
+  });
+
   it.each([
     ["agents:\n  - { id: a, command: x }\n  - { id: b, command: x }\n  - { id: c, every: banana, command: x }", 'agents[2].every: "banana" is not a duration (use e.g. "90s", "30m", "1.5h")'],
     ["agents: []\nagentz: []", "agentz: unknown key"],

@@ -34,6 +34,19 @@ describe("live table", () => {
     expect(lines[3]).toMatch(/^off\s+disabled\s+-\s+-\s+0\s+0\s+-$/);
   });
 
+  it("marks a paused agent in its state column and describes pause and resume", () => {
+    const lines = renderTable({
+      agents: [agent({ id: "p", nextDueAt: now - 200, paused: { reason: "incident", since: now - 5_000 } })],
+      alerts: [],
+      now,
+      width: 200,
+      color: false,
+    });
+    expect(lines[1]).toMatch(/^p\s+idle \(paused\)\s+-\s+-\s+0\s+0\s+-$/); // no next due while paused
+    expect(describeEvent({ type: "agent-paused", agentId: "p", at: now, reason: "incident" })).toBe("p: paused (incident)");
+    expect(describeEvent({ type: "agent-resumed", agentId: "p", at: now })).toBe("p: resumed");
+  });
+
   it("never draws a line wider than the terminal", () => {
     const lines = renderTable({ agents: [agent({ id: "x".repeat(80) })], alerts: [], now, width: 50, color: false });
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(50);

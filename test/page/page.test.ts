@@ -131,4 +131,52 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)("the live inspector pa
     const outside = requests.filter((r) => !["127.0.0.1", "localhost"].includes(new URL(r).hostname));
     expect(outside).toEqual([]);
   }, 60_000);
+
+  it("pauses and resumes an agent from the page (badge on, badge off), and shows run history and upcoming runs", async () => {
+    const page = await browser.newPage(); // a new tab: no token yet
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    await page.goto(url);
+    const alpha = page.locator('article.agent[data-agent="alpha"]');
+    await alpha.waitFor({ state: "visible", timeout: 10_000 });
+    expect(await alpha.locator(".badge.paused").count()).toBe(0);
+    await expect.poll(() => alpha.locator(".upcoming").textContent(), { timeout: 5_000 }).toMatch(/^Next runs: \d\d:\d\d:\d\d \(in /);
+
+    // Pause: the token first (once per tab), then an optional reason.
+    await alpha.locator("button.pause").click();
+    await page.locator("#token-dialog").waitFor({ state: "visible" });
+    await page.locator("#token-input").fill(TOKEN);
+    await page.locator("#token-save").click();
+    await page.locator("#pause-dialog").waitFor({ state: "visible" });
+    await page.locator("#pause-reason").fill("incident 42");
+    await page.locator("#pause-confirm").click();
+    await expect.poll(() => alpha.locator(".badge.paused").count(), { timeout: 5_000 }).toBe(1);
+    expect(await alpha.locator(".badge.paused").getAttribute("title")).toMatch(/^paused since \d\d:\d\d:\d\d: incident 42$/);
+    expect(gateway.health().agents.find((a) => a.id === "alpha")?.paused?.reason).toBe("incident 42");
+    expect(await alpha.locator("button.resume").isVisible()).toBe(true);
+    expect(await alpha.locator("button.pause").isVisible()).toBe(false);
+    await expect.poll(() => alpha.locator(".upcoming").textContent()).toBe("Next runs: none while paused (resume to re-arm)");
+    await expect.poll(() => alpha.locator(".notice").textContent()).toBe("paused: incident 42");
+
+    // Resume: the badge goes, the next runs come back.
+    await alpha.locator("button.resume").click();
+    await expect.poll(() => alpha.locator(".badge.paused").count(), { timeout: 5_000 }).toBe(0);
+    expect(gateway.health().agents.find((a) => a.id === "alpha")?.paused).toBeUndefined();
+    expect(await alpha.locator("button.pause").isVisible()).toBe(true);
+    await expect.poll(() => alpha.locator(".upcoming").textContent(), { timeout: 5_000 }).toMatch(/^Next runs: \d\d:\d\d:\d\d \(in /);
+
+    // Run history: beta's last runs as bars, each as wide as its duration (on one scale).
+    const beta = page.locator('article.agent[data-agent="beta"]');
+    await expect.poll(() => beta.locator(".hist-run").count(), { timeout: 10_000 }).toBeGreaterThan(1);
+    const bars = await beta.locator(".hist-run").evaluateAll((rs) => rs.map((r) => [Number(r.getAttribute("data-duration-ms")), Number(r.getAttribute("width"))]));
+    for (const [ms, w] of bars) expect(ms! >= 0 && w! > 0).toBe(true);
+    const perMs = bars.map(([ms, w]) => (w! - 3) / Math.max(1, ms!));
+    // (3 is the minimum bar width the page adds to every run)
+    for (const k of perMs) expect(Math.abs(k / perMs[0]! - 1)).toBeLessThan(0.02);
+    expect(await beta.locator(".history-caption").textContent()).toMatch(/^Runs: last \d+ · median [\d.]+ m?s · longest [\d.]+ m?s/);
+
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 30_000);
 });

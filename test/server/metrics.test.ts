@@ -89,6 +89,18 @@ describe("GET /metrics", () => {
     expect(samples.some((s) => "agent" in s.labels || "agentId" in s.labels)).toBe(false);
   });
 
+  it("counts paused agents, and slots skipped because of a pause", async () => {
+    h = harness({ token: "t" });
+    const scrape = async () => parsePrometheus((await h.app.inject("/metrics")).body).samples;
+    expect(value(await scrape(), "heartbeat_agents_paused")).toBe(0);
+    await h.app.inject({ method: "POST", url: "/api/agents/alpha/pause", headers: auth("t"), payload: {} });
+    await h.app.inject({ method: "POST", url: "/api/wake", headers: auth("t"), payload: { agentId: "alpha" } });
+    await until(() => h.events.some((e) => e.type === "wake-skipped" && e.reason === "paused"));
+    const samples = await scrape();
+    expect(value(samples, "heartbeat_agents_paused")).toBe(1);
+    expect(value(samples, "heartbeat_skips_total", { reason: "paused" })).toBe(1);
+  });
+
   it("keeps each server's metrics apart and includes process metrics by default", async () => {
     h = harness({ token: "t", defaultMetrics: true });
     const other = harness({ token: "t", defaultMetrics: true });

@@ -20,18 +20,18 @@ export interface Harness {
 }
 
 /** A real gateway (hour-long cadences: nothing runs unless woken) behind the real server. */
-export function harness(options: ServerOptions = { token: TOKEN }, policy: PolicyConfig = {}): Harness {
+export function harness(options: ServerOptions = { token: TOKEN }, policy: PolicyConfig = {}, agents: AgentConfig[] = AGENTS): Harness {
   const results = new Map<string, HostResult>();
   const events: HeartbeatEvent[] = [];
   const gateway = createGateway({
-    agents: AGENTS,
+    agents,
     policy: { coalesceMs: 0, zeroWorkStreak: 1, ...policy },
     logger: false,
     runHeartbeat: async ({ agentId }) => results.get(agentId) ?? { status: "ran", usage: { inputTokens: 10, outputTokens: 2 } },
     onEvent: (e) => events.push(e),
   });
   gateway.start();
-  const app = createServer(gateway, { agents: () => AGENTS, defaultMetrics: false, ...options });
+  const app = createServer(gateway, { agents: () => agents, defaultMetrics: false, ...options });
   return {
     gateway,
     app,

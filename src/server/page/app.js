@@ -1,12 +1,16 @@
 // The live inspector page. Plain JS, no dependencies, nothing fetched but this daemon's
-// own API: /api/statechart (the machine, drawn from its definition), /api/agents, and
-// /events (server-sent events) for everything live.
+// own API: /api/statechart (the machine, drawn from its definition), /api/agents (with
+// each agent's last runs and next run times), /api/agents/:id/upcoming, and /events
+// (server-sent events) for everything live. Wake, Pause and Resume are the API's
+// token-protected POSTs.
 
 const WINDOW_MS = 120_000;
 const MAX_EVENTS = 300;
+const HISTORY = 30; // runs on the history strip
+const UPCOMING = 5;
 const $ = (sel, root = document) => root.querySelector(sel);
 
-/** id → { health, schedule, alerts, events, card } */
+/** id → { health, schedule, alerts, events, runs (newest first), upcoming, card } */
 const agents = new Map();
 let chart = null;
 let alerts = [];
@@ -31,7 +35,7 @@ async function getJson(url) {
 }
 
 async function resync() {
-  const data = await getJson("/api/agents?recent=150");
+  const data = await getJson(`/api/agents?recent=150&runs=${HISTORY}&upcoming=${UPCOMING}`);
   const seen = new Set();
   for (const a of data.agents) {
     seen.add(a.id);
@@ -39,6 +43,8 @@ async function resync() {
     entry.health = a;
     entry.schedule = a.schedule;
     entry.events = a.recent ?? [];
+    entry.runs = a.runs ?? [];
+    entry.upcoming = a.upcoming ?? [];
     renderAgent(entry, undefined);
   }
   for (const [id, entry] of agents) {
@@ -73,10 +79,13 @@ function connect() {
         resync().catch(() => {});
         return;
       }
-      const before = entry.health.state;
+      const before = entry.health;
       entry.health = { ...entry.health, ...h };
       if (!("nextDueAt" in h)) delete entry.health.nextDueAt;
-      renderAgent(entry, before);
+      if (!("paused" in h)) delete entry.health.paused;
+      // A new next due time or a pause/resume changes the upcoming runs: ask again.
+      if (before.nextDueAt !== entry.health.nextDueAt || Boolean(before.paused) !== Boolean(entry.health.paused)) refreshUpcoming(entry);
+      renderAgent(entry, before.state);
     }
     setAlerts(data.alerts);
   });
@@ -88,6 +97,30 @@ function onEvent(e) {
   if (entry.events.some((x) => x.seq === e.seq)) return;
   entry.events.push(e);
   if (entry.events.length > MAX_EVENTS) entry.events.splice(0, entry.events.length - MAX_EVENTS);
+  if (e.type === "run-finished") {
+    // The history record, as GET /api/agents/:id/runs has it.
+    entry.runs = [
+      {
+        agentId: e.agentId,
+        runId: e.runId,
+        startedAt: e.at - e.durationMs,
+        finishedAt: e.at,
+        durationMs: e.durationMs,
+        status: e.status,
+        reasons: e.reasons,
+        usage: e.usage ?? null,
+        reason: e.reason ?? null,
+        error: e.error ?? null,
+      },
+      ...entry.runs.filter((r) => r.runId !== e.runId),
+    ].slice(0, HISTORY);
+    renderHistory(entry);
+  } else if (e.type === "agent-paused" || e.type === "agent-resumed") {
+    if (e.type === "agent-paused") entry.health = { ...entry.health, paused: entry.health.paused ?? { reason: e.reason, since: e.at } };
+    else delete entry.health.paused;
+    renderAgent(entry, undefined);
+    refreshUpcoming(entry);
+  }
   renderEvents(entry);
   renderTimeline(entry);
 }
@@ -98,7 +131,9 @@ function createAgent(id) {
   $(".name", card).textContent = id;
   $(".chart", card).innerHTML = chart.svg;
   $(".wake", card).addEventListener("click", () => wake(id));
-  const entry = { health: { id, state: "stopped" }, schedule: {}, alerts: [], events: [], card };
+  $(".pause", card).addEventListener("click", () => pause(id));
+  $(".resume", card).addEventListener("click", () => resume(id));
+  const entry = { health: { id, state: "stopped" }, schedule: {}, alerts: [], events: [], runs: [], upcoming: [], card };
   agents.set(id, entry);
   insertSorted(card, id);
   return entry;
@@ -121,6 +156,8 @@ function renderAgent(entry, before) {
   renderFacts(entry);
   renderEvents(entry);
   renderTimeline(entry);
+  renderHistory(entry);
+  renderUpcoming(entry);
   renderCounts();
 }
 
@@ -130,8 +167,17 @@ function renderBadges(entry) {
   const mine = alerts.filter((a) => a.agentId === entry.health.id);
   entry.card.dataset.alerting = String(mine.length > 0);
   for (const a of mine) box.append(el("span", { class: "badge", title: a.message }, `▲ ${a.kind}`));
+  const p = entry.health.paused;
+  if (p) box.append(el("span", { class: "badge paused", title: `paused since ${clock(p.since)}: ${p.reason}` }, "❚❚ paused"));
   if (entry.health.enabled === false) box.append(el("span", { class: "badge plain" }, "disabled"));
+  const steerable = entry.health.enabled !== false && !entry.health.failed;
+  entry.card.dataset.paused = String(Boolean(p));
   $(".wake", entry.card).disabled = entry.health.enabled === false;
+  $(".wake", entry.card).title = p ? "a forced manual wake: runs even though the agent is paused" : "a manual wake";
+  $(".pause", entry.card).hidden = Boolean(p);
+  $(".resume", entry.card).hidden = !p;
+  $(".pause", entry.card).disabled = !steerable || entry.busy === true;
+  $(".resume", entry.card).disabled = !steerable || entry.busy === true;
 }
 
 function renderFacts(entry) {
@@ -140,7 +186,8 @@ function renderFacts(entry) {
   const parts = [];
   parts.push(["", s.cron ? `cron ${s.cron}` : `every ${s.every ?? "?"}`]);
   if (s.sessionKey) parts.push(["session ", s.sessionKey]);
-  if (h.nextDueAt !== undefined && h.state !== "stopped") parts.push(["next ", relative(h.nextDueAt)]);
+  if (h.paused) parts.push(["paused ", `${relative(h.paused.since)}: ${h.paused.reason}`]);
+  else if (h.nextDueAt !== undefined && h.state !== "stopped") parts.push(["next ", relative(h.nextDueAt)]);
   if (h.lastStatus) parts.push(["last ", `${h.lastStatus}${h.lastRunAt ? ` ${relative(h.lastRunAt)}` : ""}`]);
   parts.push(["runs ", String(h.runCount ?? 0)]);
   parts.push(["skips ", String(h.skipCount ?? 0)]);
@@ -243,6 +290,98 @@ function renderTimeline(entry) {
   $(".timeline", entry.card).replaceChildren(svg, axis);
 }
 
+/** The last runs side by side, oldest first, each bar as wide as the run took (a shared scale). */
+function renderHistory(entry) {
+  const runs = entry.runs.slice(0, HISTORY).reverse();
+  const W = 1000;
+  const GAP = 4;
+  const MIN = 3;
+  const total = runs.reduce((sum, r) => sum + Math.max(0, r.durationMs), 0);
+  const free = Math.max(0, W - runs.length * (MIN + GAP));
+  const svg = svgEl("svg", { viewBox: `0 0 ${W} 22`, preserveAspectRatio: "none" });
+  let x = 0;
+  for (const r of runs) {
+    const w = MIN + (total > 0 ? (Math.max(0, r.durationMs) / total) * free : free / runs.length);
+    const tokens = r.usage ? r.usage.inputTokens + r.usage.outputTokens : undefined;
+    const rect = svgEl("rect", {
+      class: "hist-run",
+      x: x.toFixed(1),
+      y: 3,
+      width: w.toFixed(1),
+      height: 16,
+      "data-run-id": r.runId,
+      "data-status": r.status,
+      "data-duration-ms": r.durationMs,
+      "data-zero": String(tokens === 0),
+    });
+    const why = r.error ?? r.reason;
+    rect.append(
+      svgEl(
+        "title",
+        {},
+        `run #${r.runId} ${r.status} in ${fmtMs(r.durationMs)} · started ${clock(r.startedAt)} · ${r.reasons.join(", ")}` +
+          `${tokens === undefined ? "" : ` · ${tokens} tokens`}${why ? ` — ${why}` : ""}`,
+      ),
+    );
+    svg.append(rect);
+    x += w + GAP;
+  }
+  const caption = $(".history-caption", entry.card);
+  caption.replaceChildren();
+  if (runs.length === 0) caption.append("Runs: none yet");
+  else {
+    const sorted = runs.map((r) => r.durationMs).sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    const longest = runs.reduce((a, b) => (b.durationMs > a.durationMs ? b : a));
+    const bad = runs.filter((r) => r.status !== "ran" && r.status !== "skipped").length;
+    caption.append(
+      `Runs: last ${runs.length} · median `,
+      el("b", {}, fmtMs(median)),
+      " · longest ",
+      el("b", {}, fmtMs(longest.durationMs)),
+      ` (#${longest.runId} ${longest.status})`,
+      ...(bad ? [" · ", el("b", {}, String(bad)), " failed/timed out/aborted"] : []),
+    );
+  }
+  $(".history-bars", entry.card).replaceChildren(svg);
+}
+
+function renderUpcoming(entry) {
+  const p = $(".upcoming", entry.card);
+  p.replaceChildren();
+  const h = entry.health;
+  if (h.enabled === false) return;
+  if (h.paused) {
+    p.append("Next runs: none while paused (resume to re-arm)");
+    return;
+  }
+  const now = Date.now() + offset;
+  const times = (entry.upcoming ?? []).filter((t) => t > now - 1000);
+  if (times.length === 0) return;
+  p.append("Next runs: ");
+  times.forEach((t, i) => {
+    if (i) p.append(" · ");
+    p.append(el("b", { "data-at": String(t) }, clock(t)), i === 0 ? ` (${relative(t)})` : "");
+  });
+}
+
+/** Re-reads an agent's next run times (at most a few times a second per agent). */
+function refreshUpcoming(entry) {
+  if (entry.upcomingTimer) return;
+  entry.upcomingTimer = setTimeout(async () => {
+    try {
+      const id = entry.health.id;
+      const data = await getJson(`/api/agents/${encodeURIComponent(id)}/upcoming?n=${UPCOMING}`);
+      entry.upcoming = data.upcoming;
+      renderUpcoming(entry);
+    } catch {
+      // gone (a reload removed it) or offline: the next resync sets it
+    } finally {
+      entry.upcomingTimer = undefined;
+    }
+  }, 300);
+}
+
 function flash(svg, from, to) {
   if (!svg) return;
   const edge = (a, b) => svg.querySelector(`.sc-edge[data-from="${a}"][data-to="${b}"]`);
@@ -293,38 +432,111 @@ function setAlerts(list) {
 }
 
 function tick() {
+  const now = Date.now() + offset;
   for (const entry of agents.values()) {
     renderFacts(entry);
     renderTimeline(entry);
+    renderUpcoming(entry);
+    // The first upcoming run has come: the list moves on.
+    if (!entry.health.paused && entry.upcoming.length > 0 && entry.upcoming[0] < now - 1000) refreshUpcoming(entry);
   }
 }
 
-// --- waking, with the token asked once per tab ---
+// --- waking, pausing and resuming, with the token asked once per tab ---
 
 async function wake(agentId) {
   const entry = agents.get(agentId);
-  const button = $(".wake", entry.card);
-  let token = sessionStorage.getItem("heartbeat-token");
+  // A paused agent skips plain wakes: the page's Wake button forces it (a manual wake only).
+  const force = Boolean(entry.health.paused);
+  await mutate(entry, $(".wake", entry.card), "/api/wake", { agentId, reason: "manual", ...(force ? { force: true } : {}) }, "wake", () =>
+    force ? "woken (manual, forced through the pause)" : "woken (manual)",
+  );
+}
+
+async function pause(agentId) {
+  const entry = agents.get(agentId);
+  if (!(await tokenOrAsk())) return;
+  let reason;
   try {
-    if (!token) token = await askToken();
+    reason = await askReason(agentId);
   } catch {
     return;
   }
+  await mutate(entry, $(".pause", entry.card), `/api/agents/${encodeURIComponent(agentId)}/pause`, reason ? { reason } : {}, "pause", (body) => {
+    entry.health = { ...entry.health, paused: body.paused };
+    return body.changed ? `paused: ${body.paused.reason}` : `already paused: ${body.paused.reason}`;
+  });
+  renderAgent(entry, undefined);
+  refreshUpcoming(entry);
+}
+
+async function resume(agentId) {
+  const entry = agents.get(agentId);
+  await mutate(entry, $(".resume", entry.card), `/api/agents/${encodeURIComponent(agentId)}/resume`, {}, "resume", (body) => {
+    delete entry.health.paused;
+    if (body.nextDueAt !== undefined) entry.health.nextDueAt = body.nextDueAt;
+    return body.nextDueAt === undefined ? "resumed" : `resumed: next run ${relative(body.nextDueAt)}`;
+  });
+  renderAgent(entry, undefined);
+  refreshUpcoming(entry);
+}
+
+async function tokenOrAsk() {
+  const token = sessionStorage.getItem("heartbeat-token");
+  if (token) return token;
+  try {
+    return await askToken();
+  } catch {
+    return null;
+  }
+}
+
+/** POSTs with the token; says how it went on the card. `done(body)` gives the success text. */
+async function mutate(entry, button, url, payload, verb, done) {
+  const token = await tokenOrAsk();
+  if (!token) return;
+  entry.busy = true;
   button.disabled = true;
   try {
-    const res = await fetch("/api/wake", {
+    const res = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify({ agentId, reason: "manual" }),
+      body: JSON.stringify(payload),
     });
     const body = await res.json().catch(() => ({}));
     if (res.status === 401) sessionStorage.removeItem("heartbeat-token");
-    notice(entry, res.ok ? "ok" : "error", res.ok ? `woken (manual)` : `wake refused: ${body.error ?? `HTTP ${res.status}`}`);
+    notice(entry, res.ok ? "ok" : "error", res.ok ? done(body) : `${verb} refused: ${body.error ?? `HTTP ${res.status}`}`);
   } catch (err) {
-    notice(entry, "error", `wake failed: ${err.message}`);
+    notice(entry, "error", `${verb} failed: ${err.message}`);
   } finally {
-    button.disabled = entry.health.enabled === false;
+    entry.busy = false;
+    button.disabled = false;
+    renderBadges(entry);
   }
+}
+
+function askReason(agentId) {
+  const dialog = $("#pause-dialog");
+  const input = $("#pause-reason");
+  $("#pause-agent").textContent = agentId;
+  input.value = "";
+  dialog.showModal();
+  return new Promise((resolve, reject) => {
+    const done = (ok) => {
+      $("#pause-form").onsubmit = null;
+      $("#pause-cancel").onclick = null;
+      dialog.oncancel = null;
+      dialog.close();
+      if (ok) resolve(input.value.trim());
+      else reject(new Error("cancelled"));
+    };
+    $("#pause-form").onsubmit = (ev) => {
+      ev.preventDefault();
+      done(true);
+    };
+    $("#pause-cancel").onclick = () => done(false);
+    dialog.oncancel = () => done(false);
+  });
 }
 
 function askToken() {
