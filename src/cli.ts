@@ -2,7 +2,7 @@
  * The `heartbeat-gateway` command: argument parsing and subcommands, nothing else.
  * The daemon lives in src/host/, the HTTP surface in src/server/.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
@@ -336,17 +336,9 @@ async function runDaemon(v: Record<string, string | boolean | undefined>): Promi
 }
 
 async function visualize(check: boolean): Promise<number> {
-  const { generatedFiles, VIS_DIR } = await import("./viz/visualize.ts");
-  const stale: string[] = [];
-  if (!check) mkdirSync(VIS_DIR, { recursive: true });
-  for (const [file, content] of generatedFiles()) {
-    const path = join(VIS_DIR, file);
-    const current = existsSync(path) ? readFileSync(path, "utf8") : undefined;
-    if (current === content) continue;
-    if (check) stale.push(file);
-    else writeFileSync(path, content);
-  }
-  if (stale.length > 0) {
+  const { syncVisualizations, VIS_DIR } = await import("./viz/visualize.ts");
+  const stale = syncVisualizations(check);
+  if (check && stale.length > 0) {
     process.stderr.write(`visualizations are stale (${stale.join(", ")}): run \`heartbeat-gateway visualize\`\n`);
     return 1;
   }

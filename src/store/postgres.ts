@@ -2,6 +2,7 @@ import type { Pool, PoolClient, PoolConfig, QueryResult, QueryResultRow } from "
 import { ConfigError, StoreError } from "../errors.ts";
 import { MIGRATION_LOCK_CLASS, MIGRATIONS, SCHEMA_VERSION } from "./postgres-schema.ts";
 import type { ClaimOutcome, ClaimResult, HeartbeatStore, RunClaim, RunRecord, StoredAgentState } from "./types.ts";
+import { rowToClaim, rowToRun, type ClaimRowDb, type RunRowDb } from "./rows.ts";
 
 interface CommonOptions {
   /**
@@ -462,56 +463,9 @@ function int(value: number, field: string, doing: string, location: string): num
   return value;
 }
 
-interface ClaimRowDb {
-  agent_id: string;
-  slot_key: string;
-  run_id: string | number;
-  owner: string;
-  epoch: string | number;
-  claimed_at: string | number;
-  lease_expires_at: string | number;
-}
 
-// bigint columns arrive as strings (or as numbers/bigints if the host changed pg's parsers): Number() takes all three.
-function rowToClaim(r: ClaimRowDb): RunClaim {
-  return {
-    agentId: r.agent_id,
-    slotKey: r.slot_key,
-    runId: Number(r.run_id),
-    owner: r.owner,
-    epoch: Number(r.epoch),
-    claimedAt: Number(r.claimed_at),
-    leaseExpiresAt: Number(r.lease_expires_at),
-  };
-}
 
-interface RunRowDb {
-  agent_id: string;
-  run_id: string | number;
-  started_at: string | number;
-  finished_at: string | number;
-  duration_ms: string | number;
-  status: RunRecord["status"];
-  reasons: string;
-  usage: string | null;
-  reason: string | null;
-  error: string | null;
-}
 
-function rowToRun(r: RunRowDb): RunRecord {
-  return {
-    agentId: r.agent_id,
-    runId: Number(r.run_id),
-    startedAt: Number(r.started_at),
-    finishedAt: Number(r.finished_at),
-    durationMs: Number(r.duration_ms),
-    status: r.status,
-    reasons: JSON.parse(r.reasons) as string[],
-    usage: r.usage === null ? null : (JSON.parse(r.usage) as RunRecord["usage"]),
-    reason: r.reason,
-    error: r.error,
-  };
-}
 
 /**
  * Where a connection string points, without its secrets: `postgres://user@host:port/db`

@@ -3,7 +3,8 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { StoreError } from "../errors.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
-import type { ClaimResult, HeartbeatStore, RunClaim, RunRecord, StoredAgentState } from "./types.ts";
+import { rowToClaim, rowToRun, type ClaimRowDb, type RunRowDb } from "./rows.ts";
+import type { ClaimResult, HeartbeatStore, StoredAgentState } from "./types.ts";
 
 export interface SqliteStoreOptions {
   /** Database file; created (with its folder) on first open. */
@@ -148,55 +149,9 @@ export function sqliteStore(options: SqliteStoreOptions): HeartbeatStore {
   };
 }
 
-interface ClaimRowDb {
-  agent_id: string;
-  slot_key: string;
-  run_id: number;
-  owner: string;
-  epoch: number;
-  claimed_at: number;
-  lease_expires_at: number;
-}
 
-function rowToClaim(r: ClaimRowDb): RunClaim {
-  return {
-    agentId: r.agent_id,
-    slotKey: r.slot_key,
-    runId: r.run_id,
-    owner: r.owner,
-    epoch: r.epoch,
-    claimedAt: r.claimed_at,
-    leaseExpiresAt: r.lease_expires_at,
-  };
-}
 
-interface RunRowDb {
-  agent_id: string;
-  run_id: number;
-  started_at: number;
-  finished_at: number;
-  duration_ms: number;
-  status: RunRecord["status"];
-  reasons: string;
-  usage: string | null;
-  reason: string | null;
-  error: string | null;
-}
 
-function rowToRun(r: RunRowDb): RunRecord {
-  return {
-    agentId: r.agent_id,
-    runId: r.run_id,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    durationMs: r.duration_ms,
-    status: r.status,
-    reasons: JSON.parse(r.reasons) as string[],
-    usage: r.usage === null ? null : (JSON.parse(r.usage) as RunRecord["usage"]),
-    reason: r.reason,
-    error: r.error,
-  };
-}
 
 function prepare(db: Database.Database) {
   // Fencing: a write is refused when the store's epoch has moved past the writer's.

@@ -29,18 +29,24 @@ export function generatedFiles(): Map<string, string> {
 
 export const VIS_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "visualizations");
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const check = process.argv.includes("--check");
-  const stale: string[] = [];
-  mkdirSync(VIS_DIR, { recursive: true });
+/** Write the generated files (or, with `check`, write nothing): returns the files that differed. */
+export function syncVisualizations(check: boolean, dir = VIS_DIR): string[] {
+  const differing: string[] = [];
+  if (!check) mkdirSync(dir, { recursive: true });
   for (const [file, content] of generatedFiles()) {
-    const path = join(VIS_DIR, file);
+    const path = join(dir, file);
     const current = existsSync(path) ? readFileSync(path, "utf8") : undefined;
     if (current === content) continue;
-    if (check) stale.push(file);
-    else writeFileSync(path, content);
+    differing.push(file);
+    if (!check) writeFileSync(path, content);
   }
-  if (stale.length > 0) {
+  return differing;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const check = process.argv.includes("--check");
+  const stale = syncVisualizations(check);
+  if (check && stale.length > 0) {
     console.error(`visualizations are stale (${stale.join(", ")}): run npm run visualize`);
     process.exit(1);
   }
