@@ -87,13 +87,17 @@ export function createGateway(options: GatewayOptions): Gateway {
   const ledger = new RunLedger(store, clock, storeHealth, owner, () => epoch, leaseTtlMs);
 
   // Child starts and stops decided by the supervisor, carried out right after its step.
-  const effects: LifecycleEffect[] = [];
+  let effects: LifecycleEffect[] = [];
   let draining = false;
+  let drainScheduled = false;
   const drain = (): void => {
     if (draining) return;
     draining = true;
+    let i = 0;
     try {
-      for (let e = effects.shift(); e; e = effects.shift()) {
+      // Walk by index (shift() on a queue of 100k starts is O(N²)); effects queued meanwhile join the end.
+      for (; i < effects.length; i++) {
+        const e = effects[i]!;
         if (e.kind === "start") {
           e.ref.start();
           // Held wakes carried over are decided at once, not at the next slot.
@@ -107,6 +111,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
       }
     } finally {
+      // If one threw, the ones after it are still carried out on the next drain.
+      effects = effects.slice(i + 1);
       draining = false;
     }
   };
@@ -119,7 +125,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     sink: dispatch,
     lifecycle: (effect) => {
       effects.push(effect);
-      queueMicrotask(drain);
+      if (drainScheduled) return;
+      drainScheduled = true;
+      queueMicrotask(() => {
+        drainScheduled = false;
+        drain();
+      });
     },
     onLateSettlement: (agentId, runId, settled) =>
       dispatch({ type: "run-settled-late", agentId, at: clock.now().wall, runId, settled }),
@@ -236,9 +247,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         alerts.apply({ type: "alert", agentId: st.agentId, at: st.updatedAt, kind, state: "open", message: alertMessage(kind, st.agentId) });
       }
     }
-    // Agents new to the store (or changed while down) get their phase recorded now, so a
-    // restart before their first run keeps it.
-    for (const a of agents.values()) if (stored.get(a.id)?.configKey !== agentKey(a)) persister.markDirty(a.id);
+    // Agents new to a durable store (or changed while down) get their phase recorded now, so
+    // a restart before their first run keeps it. (A memory store is not worth that at 100k agents.)
+    if (store.durable !== false) {
+      for (const a of agents.values()) if (stored.get(a.id)?.configKey !== agentKey(a)) persister.markDirty(a.id);
+    }
     installHandler();
     sweepTimer = clock.setTimeout(sweep, sweepMs);
     reapTimer = clock.setTimeout(reap, leaseTtlMs);

@@ -32,6 +32,7 @@ export function memoryStore(): HeartbeatStore {
 
   return {
     location: "memory",
+    durable: false,
     open() {
       epoch += 1;
       return epoch;

@@ -82,6 +82,8 @@ export type ClaimOutcome = RunStatus;
 export interface HeartbeatStore {
   /** Where the data lives, for messages (a file path, a database URL without secrets). */
   readonly location: string;
+  /** false for a store that does not outlive the process (memory): the gateway skips writes only a restart would read. */
+  readonly durable?: boolean;
   /** Open (creating and migrating as needed) and take ownership: returns this owner's new epoch. */
   open(owner: string): MaybePromise<number>;
   loadAgents(): MaybePromise<StoredAgentState[]>;
