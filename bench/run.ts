@@ -1,88 +1,116 @@
 /**
- * `npm run bench` (full) and `npm run bench -- --quick`. Prints a table and writes
- * bench/results/latest.json. Every figure is a median of several fresh-process runs,
- * with a baseline measured in the same run where one applies.
+ * `npm run bench` (full, several minutes) and `npm run bench -- --quick` (under a
+ * minute). Runs every benchmark, each measurement in a fresh child process, with its
+ * baselines measured in the same run; prints a table; writes
+ * bench/results/latest.json (full) or bench/results/quick.json (quick), and after a
+ * full run rewrites the table in bench/README.md.
+ *
+ *   --quick          smaller sizes and one sample per figure (a smoke run)
+ *   --only=a,b       run only these benchmarks (scale, storm, precision, latency, simulation, stores)
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { sampleInChild, type ScaleSample } from "./scale.ts";
-
-interface Figure {
-  name: string;
-  value: number;
-  unit: string;
-  goal?: string;
-  met?: boolean;
-  baseline?: string;
-  baselineValue?: number;
-  ratio?: number;
-}
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { join } from "node:path";
+import { benchDir, round, type BenchContext, type Figure } from "./lib.ts";
+import * as latency from "./latency.ts";
+import * as scale from "./scale.ts";
+import * as simulation from "./simulation.ts";
+import * as stores from "./stores.ts";
+import * as precision from "./timer-precision.ts";
+import * as storm from "./wake-storm.ts";
 
 const quick = process.argv.includes("--quick");
-const runs = quick ? 1 : 3;
-const sizes = quick ? [1_000, 10_000] : [1_000, 10_000, 100_000];
-const naiveSizes = quick ? [1_000] : [1_000, 5_000];
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",");
+const ctx: BenchContext = { quick, runs: quick ? 1 : 3, log: (line) => console.error(line) };
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
-const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+const benches: { key: string; run: () => Promise<Figure[]> }[] = [
+  {
+    key: "scale",
+    run: async () => {
+      const r = await scale.bench(ctx);
+      if (r.breakdown.length) {
+        mkdirSync(join(benchDir, "results"), { recursive: true });
+        writeFileSync(join(benchDir, "results", quick ? "heap-breakdown.quick.json" : "heap-breakdown.json"), `${JSON.stringify(r.breakdown, null, 2)}\n`);
+      }
+      return r.figures;
+    },
+  },
+  { key: "storm", run: () => storm.bench(ctx) },
+  { key: "precision", run: () => precision.bench(ctx) },
+  { key: "latency", run: () => latency.bench(ctx) },
+  { key: "simulation", run: () => simulation.bench(ctx) },
+  { key: "stores", run: () => stores.bench(ctx) },
+];
 
-function medianSample(structure: ScaleSample["structure"], n: number): ScaleSample {
-  const samples = Array.from({ length: runs }, () => sampleInChild(structure, n));
-  return {
-    structure,
-    agents: n,
-    startMs: median(samples.map((s) => s.startMs)),
-    stopMs: median(samples.map((s) => s.stopMs)),
-    heapPerAgentKiB: median(samples.map((s) => s.heapPerAgentKiB)),
-  };
-}
-
+const started = performance.now();
+const load = loadavg().map((x) => round(x, 1));
 const figures: Figure[] = [];
-const naive = new Map<number, ScaleSample>();
-for (const n of naiveSizes) naive.set(n, medianSample("naive-spawn", n));
-for (const n of sizes) {
-  const s = medianSample("gateway", n);
-  const base = naive.get(n);
-  const k = n >= 1000 ? `${n / 1000}k` : String(n);
-  figures.push({ name: `heap per idle agent @${k}`, value: round(s.heapPerAgentKiB), unit: "KiB", goal: "<= 3 KiB", met: s.heapPerAgentKiB <= 3 });
-  figures.push({
-    name: `start ${k} agents`,
-    value: round(s.startMs, 0),
-    unit: "ms",
-    ...(n === 100_000 ? { goal: "<= 2000 ms", met: s.startMs <= 2000 } : {}),
-    ...(base ? { baseline: "naive spawn", baselineValue: round(base.startMs, 0), ratio: round(s.startMs / base.startMs) } : {}),
-  });
-  figures.push({
-    name: `stop ${k} agents`,
-    value: round(s.stopMs, 0),
-    unit: "ms",
-    ...(n === 100_000 ? { goal: "<= 500 ms", met: s.stopMs <= 500 } : {}),
-    ...(base ? { baseline: "naive spawn", baselineValue: round(base.stopMs, 0), ratio: round(s.stopMs / base.stopMs, 3) } : {}),
-  });
+const timings: Record<string, number> = {};
+for (const b of benches) {
+  if (only && !only.includes(b.key)) continue;
+  const t = performance.now();
+  console.error(`${b.key}…`);
+  try {
+    figures.push(...(await b.run()));
+  } catch (err) {
+    console.error(`  ${b.key} failed: ${err instanceof Error ? err.message : String(err)}`);
+    figures.push({ name: `${b.key}: benchmark failed`, value: null, unit: "", goal: null, met: false, status: `failed: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}` });
+  }
+  timings[b.key] = round((performance.now() - t) / 1000, 1);
 }
-for (const [n, b] of naive) {
-  if (!sizes.includes(n)) {
-    figures.push({ name: `naive spawn: stop ${n} agents`, value: round(b.stopMs, 0), unit: "ms" });
-    figures.push({ name: `naive spawn: start ${n} agents`, value: round(b.startMs, 0), unit: "ms" });
+const totalS = round((performance.now() - started) / 1000, 1);
+
+// ---- table ----
+const cell = (f: Figure): string[] => {
+  const value = f.value === null ? (f.status ?? "n/a") : `${f.value} ${f.unit}`;
+  const met = f.met === null ? "" : f.met ? "met" : "MISSED";
+  const base = f.baselines?.length
+    ? f.baselines.map((b) => `${b.name}: ${b.value ?? "n/a"}${b.ratio === null || b.ratio === undefined ? "" : ` (×${b.ratio})`}`).join("; ")
+    : f.baseline
+      ? `${f.baseline}: ${f.baselineValue} (×${f.ratio})`
+      : "";
+  return [f.name, value, f.goal ?? "", met, base];
+};
+const header = ["figure", "value", "goal", "", "baselines in the same run: value (gateway ÷ baseline)"];
+const rows = figures.map(cell);
+const widths = header.map((h, i) => Math.min(70, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
+const date = new Date().toISOString();
+const node = process.version;
+const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? "cpu"}, ${round(totalmem() / 2 ** 30, 1)} GiB, load ${load.join(" ")} at start`;
+console.log(`\nheartbeat-runtime bench (${quick ? "quick" : "full"}; medians of ${ctx.runs} fresh-process samples where not noted) — ${date}, node ${node}, ${machine}\n`);
+console.log(line(header));
+for (const r of rows) console.log(line(r));
+console.log(`\ntook ${totalS} s (${Object.entries(timings).map(([k, v]) => `${k} ${v} s`).join(", ")})`);
+
+// ---- files ----
+const resultsDir = join(benchDir, "results");
+mkdirSync(resultsDir, { recursive: true });
+const out = join(resultsDir, quick ? "quick.json" : "latest.json");
+writeFileSync(out, `${JSON.stringify({ date, node, machine, quick, seconds: totalS, figures }, null, 2)}\n`);
+console.log(`written: ${out}`);
+
+if (!quick && !only) {
+  const md = [
+    `Full run of ${date} (node ${node}; ${machine}; ${totalS} s).`,
+    "",
+    "| figure | value | goal | met | baselines in the same run: value (gateway ÷ baseline) |",
+    "|---|---|---|---|---|",
+    ...rows.map((r) => `| ${r.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`),
+  ].join("\n");
+  const readme = join(benchDir, "README.md");
+  let text = "";
+  try {
+    text = readFileSync(readme, "utf8");
+  } catch {
+    text = "# Benchmarks\n\n<!-- bench:table:start -->\n<!-- bench:table:end -->\n";
+  }
+  const start = "<!-- bench:table:start -->";
+  const end = "<!-- bench:table:end -->";
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a >= 0 && b > a) {
+    writeFileSync(readme, `${text.slice(0, a + start.length)}\n${md}\n${text.slice(b)}`);
+    console.log(`written: ${readme} (table)`);
   }
 }
-
-const table = figures.map((f) =>
-  [f.name.padEnd(28), `${f.value} ${f.unit}`.padEnd(14), (f.goal ?? "").padEnd(12), f.met === undefined ? "" : f.met ? "met" : "MISSED",
-    f.baseline ? `${f.baseline}: ${f.baselineValue} (ratio ${f.ratio})` : ""].join("  "),
-);
-console.log(`heartbeat-runtime bench (${quick ? "quick" : "full"}, median of ${runs})\n`);
-console.log(table.join("\n"));
-
-const out = join(dirname(fileURLToPath(import.meta.url)), "results", quick ? "quick.json" : "latest.json");
-mkdirSync(dirname(out), { recursive: true });
-writeFileSync(
-  out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, machine: `${cpus().length} cpus, ${round(totalmem() / 2 ** 30, 1)} GiB`, quick, figures }, null, 2)}\n`,
-);
-console.log(`\nwritten: ${out}`);

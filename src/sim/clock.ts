@@ -9,7 +9,7 @@ interface Timer {
   readonly due: number;
   readonly seq: number;
   readonly owner: string;
-  readonly fn: () => void | Promise<void>;
+  readonly fn: () => unknown;
   cancelled: boolean;
 }
 
@@ -70,7 +70,7 @@ export class SimClock {
     };
   }
 
-  setTimeout(owner: string, fn: (...args: unknown[]) => void | Promise<void>, ms: number): number {
+  setTimeout(owner: string, fn: (...args: unknown[]) => unknown, ms: number): number {
     const id = ++this.seq;
     if (this.dead.has(owner)) return id; // a crashed process schedules nothing
     let after = Number(ms);

@@ -9,6 +9,9 @@ import { WakeBook } from "./wakes.ts";
 export type { Rule, Violation } from "./rules.ts";
 export type { AgentModel } from "./agent-model.ts";
 
+/** Rules a stale config (an update lost in a crash) breaks. */
+const CONFIG_RULES = new Set<Rule>(["busy-lane", "slot-budget", "silent-gap", "min-spacing", "event-before-due", "run-watchdog", "phantom-run"]);
+
 export interface ConfigChange {
   /** Agents the runtime starts from nothing ("all" on a fresh process). */
   readonly fresh: ReadonlySet<string> | "all";
@@ -44,7 +47,8 @@ export class Checker {
   readonly wakes: WakeBook;
   private seq = 0;
   private lastBackJump: { mono: number; ms: number } | undefined;
-  /** The process is down (crashed, not yet restarted): nothing can run or alert. */
+  private inReload = false;
+  /** No gateway is running (stopped, or crashed and not yet restarted): nothing can run or alert. */
   down = false;
   runStarts = 0;
   checks = 0;
@@ -61,7 +65,9 @@ export class Checker {
     return ++this.seq;
   }
 
-  fail(rule: Rule, agentId: string | undefined, detail: string, known?: KnownBug): void {
+  fail(rule: Rule, agentId: string | undefined, detail: string, explained?: KnownBug): void {
+    const m = agentId === undefined ? undefined : this.agents.get(agentId);
+    const known = explained ?? (m?.staleConfig && CONFIG_RULES.has(rule) ? "crash-loses-config-update" : undefined);
     const key = known !== undefined && this.opts.tolerateKnown ? `${rule} (known: ${known})` : this.opts.tolerate?.has(rule) ? rule : undefined;
     if (key !== undefined) {
       this.tolerated.set(key, (this.tolerated.get(key) ?? 0) + 1);
@@ -72,16 +78,38 @@ export class Checker {
     this.violations.push({ rule, agentId, mono, wall, detail: known ? `${detail} [known bug: ${known}]` : detail });
   }
 
-  private readonly failAgent = (rule: Rule, agentId: string, detail: string): void => this.fail(rule, agentId, detail);
+  private readonly failAgent = (rule: Rule, agentId: string, detail: string, known?: KnownBug): void => this.fail(rule, agentId, detail, known);
 
   /**
    * The configured agents changed (start, reload, restart). `fresh` lists agents the
    * runtime starts from nothing; others keep their policy memory; `scheduleChanged` ones
    * get a new first slot.
    */
+  /** A reload is about to apply `specs`: until `configure`, either session key may be in force. */
+  reloading(specs: readonly RefAgent[]): void {
+    this.inReload = true;
+    for (const spec of specs) {
+      const m = this.agents.get(spec.id);
+      if (!m) continue;
+      m.nextSessionKey = spec.sessionKey;
+      // An update that reaches the actor replaces a config lost in an earlier crash.
+      if (JSON.stringify(m.spec) !== JSON.stringify(spec)) m.staleConfig = false;
+    }
+  }
+
+  /** Busy as the agent sees it; during a reload, only when busy under both its old and new session. */
+  private busyFor(m: AgentModel): "main" | "session" | undefined {
+    const lanes = this.opts.lanes;
+    const now = lanes.busyFor(m.spec.sessionKey);
+    if (m.nextSessionKey === null || now === "main") return now;
+    return now && lanes.busyFor(m.nextSessionKey) ? now : undefined;
+  }
+
   configure(specs: readonly RefAgent[], change: ConfigChange): void {
     const now = this.opts.clock.now();
     this.down = false;
+    this.inReload = false;
+    for (const m of this.agents.values()) m.nextSessionKey = null;
     const seen = new Set<string>();
     for (const spec of specs) {
       seen.add(spec.id);
@@ -100,6 +128,10 @@ export class Checker {
           m.expectMono = Math.max(m.expectMono, now.mono);
           m.overdueSince = undefined;
           m.silentReported = false;
+          // A wall jump since the state was saved shifts the restored (wall) times as much as one after;
+          // a shift restored earlier and not yet run off is saved and restored again.
+          m.jumpedSinceRestore = (m.restoredDue && m.jumpedSinceRestore) || change.uncertain === true;
+          m.restoredDue = true;
         }
       }
       const wasLive = m.live;
@@ -126,7 +158,7 @@ export class Checker {
     switch (e.type) {
       case "run-started":
         this.runStarts++;
-        if (m) this.onRunStarted(m, e.runId, e.reasons);
+        if (m) this.onRunStarted(m, e.runId, e.reasons, seq);
         else this.fail("disabled-ran", e.agentId, "run-started for an agent that was never configured");
         this.wakes.resolve(e.agentId, e.reasons, seq, "run");
         break;
@@ -143,6 +175,7 @@ export class Checker {
         this.wakes.resolve(e.agentId, e.reasons, seq, e.reason);
         break;
       case "agent-restarted":
+        if (m && this.inReload) m.staleConfig = true;
         if (m) m.restarts.push(now.mono);
         if (m && m.restarts.length > 8) m.restarts.shift();
         break;
@@ -161,7 +194,7 @@ export class Checker {
     }
   }
 
-  private onRunStarted(m: AgentModel, runId: number, reasons: readonly string[]): void {
+  private onRunStarted(m: AgentModel, runId: number, reasons: readonly string[], seq: number): void {
     const now = this.opts.clock.now();
     const { mono } = now;
     const id = m.spec.id;
@@ -172,7 +205,7 @@ export class Checker {
       this.fail("run-ids", id, `run id ${runId} reused (ids so far up to ${m.maxRunId})`, m.idsMayRepeat ? "run-ids-not-unique" : undefined);
     } else m.idsMayRepeat = false;
     m.maxRunId = Math.max(m.maxRunId, runId);
-    const busy = this.opts.lanes.busyFor(m.spec.sessionKey);
+    const busy = this.busyFor(m);
     if (busy) this.fail("busy-lane", id, `run ${runId} started while the ${busy} lane is busy`);
 
     const slot = reasons.some(isSlotReason);
@@ -189,7 +222,7 @@ export class Checker {
         this.fail("flood-guard", id, `wake-driven run ${runId} [${reasons.join(", ")}] is start #${recent.length + 1} within ${p.flood.windowMs} ms`);
       }
     }
-    if (!slot && !this.wakes.wasRequested(id, reasons)) {
+    if (!slot && !this.wakes.wasRequested(id, reasons, seq)) {
       this.fail("phantom-run", id, `run ${runId} [${reasons.join(", ")}] is neither a slot nor caused by a requested wake`);
     }
     if (slot) slotRan(m, runId, now, this.failAgent);
@@ -201,6 +234,7 @@ export class Checker {
     m.runs.push(rec);
     if (m.runs.length > 8) m.runs.shift();
     m.held = undefined;
+    m.restoredDue = false;
     // Any run restarts an interval; a cron slot moves only when the slot ran.
     if (m.spec.schedule.kind === "interval") m.expectMono = mono + m.spec.schedule.everyMs;
     m.overdueSince = undefined;
@@ -216,14 +250,17 @@ export class Checker {
       const j = this.lastBackJump;
       const afterBackJump = s.kind === "interval" && j !== undefined && mono - j.mono <= j.ms + s.everyMs;
       const known = m.idsMayRepeat ? "run-ids-not-unique" : afterBackJump ? "wall-jump-collides-interval-claims" : undefined;
-      this.fail("claim-collision", m.spec.id, `run ${e.runId} [${e.reasons.join(", ")}] could not claim its own slot`, known);
+      // A cron slot is a wall-clock instant: after the wall clock stepped back, a slot that already ran comes round
+      // again, and its claim rightly says so.
+      const cronRepeat = s.kind === "cron" && e.reasons.includes("cron-slot") && j !== undefined;
+      if (!cronRepeat) this.fail("claim-collision", m.spec.id, `run ${e.runId} [${e.reasons.join(", ")}] could not claim its own slot`, known);
     }
     const run = m.run;
-    if (!run || run.end !== undefined || run.runId !== e.runId) {
-      // A run lost with its crashed actor is recorded by the supervisor.
-      if (!(e.status === "aborted" && e.reason === "crashed")) {
-        this.fail("one-run-in-flight", m.spec.id, `run-finished ${e.runId} (${e.status}) without a matching run in flight`);
-      }
+    // A run lost with its crashed actor is recorded by the supervisor (maybe after a newer run started).
+    const crashed = e.status === "aborted" && e.reason === "crashed";
+    if (crashed) for (const c of this.opts.host.inFlight(m.spec.id)) m.orphans.add(c.seq);
+    if ((!run || run.end !== undefined || run.runId !== e.runId) && !crashed) {
+      this.fail("one-run-in-flight", m.spec.id, `run-finished ${e.runId} (${e.status}) without a matching run in flight`);
     }
     if (run && run.end === undefined) {
       run.end = mono;
@@ -242,7 +279,8 @@ export class Checker {
     const { mono, wall } = this.opts.clock.now();
     const id = m.spec.id;
     if (reason === "main-lane-busy" && !this.opts.lanes.main) this.fail("busy-lane", id, "deferred main-lane-busy while the main lane is free");
-    if (reason === "session-lane-busy" && this.opts.lanes.busyFor(m.spec.sessionKey) !== "session") {
+    const sessionBusy = (key: string | undefined | null): boolean => key !== null && key !== undefined && this.opts.lanes.sessions.has(key);
+    if (reason === "session-lane-busy" && !sessionBusy(m.spec.sessionKey) && !sessionBusy(m.nextSessionKey)) {
       this.fail("busy-lane", id, `deferred session-lane-busy while session ${m.spec.sessionKey ?? "(none)"} is free`);
     }
     if (reason === "flood") {
@@ -259,11 +297,15 @@ export class Checker {
 
   /** The gateway was stopped gracefully: no timer, no run left behind. */
   stopped(gatewayTimersLeft: number): void {
+    this.down = true;
     if (gatewayTimersLeft > 0) this.fail("timer-after-stop", undefined, `${gatewayTimersLeft} timer(s) left after stop()`);
     for (const m of this.agents.values()) {
       if (m.run && m.run.end === undefined) this.fail("run-after-stop", m.spec.id, `run ${m.run.runId} still in flight after stop() (no run-finished)`);
       const open = this.opts.host.inFlight(m.spec.id);
-      if (open.length > 0) this.fail("run-after-stop", m.spec.id, `${open.length} host call(s) not aborted by stop()`);
+      if (open.length > 0) {
+        const orphaned = open.some((c) => m.orphans.has(c.seq));
+        this.fail("run-after-stop", m.spec.id, `${open.length} host call(s) not aborted by stop()`, orphaned ? "crash-leaves-run-unaborted" : undefined);
+      }
       m.held = undefined;
     }
     this.wakes.stopped();
@@ -273,15 +315,17 @@ export class Checker {
   crashed(): void {
     this.down = true;
     for (const m of this.agents.values()) {
-      if (m.run && m.run.end === undefined) {
-        m.run.end = this.opts.clock.monoNow;
-        m.idsMayRepeat = true;
-      }
+      if (m.run && m.run.end === undefined) m.run.end = this.opts.clock.monoNow;
       m.held = undefined;
       // The new process knows only what it re-raises (health() starts empty).
       m.alerts.clear();
     }
     this.wakes.crashed();
+  }
+
+  /** A new process starts with the alerts its health() reports (carried over a restart by the store). */
+  adoptAlerts(open: readonly { readonly agentId: string; readonly kind: string }[]): void {
+    for (const m of this.agents.values()) m.alerts = new Set(open.filter((a) => a.agentId === m.spec.id).map((a) => a.kind));
   }
 
   /** Wall time jumped: retry times announced in wall time no longer hold, cron slots move. */
@@ -290,6 +334,7 @@ export class Checker {
     for (const m of this.agents.values()) {
       m.held = undefined;
       m.overdueSince = undefined;
+      if (m.restoredDue) m.jumpedSinceRestore = true;
     }
   }
 
@@ -302,7 +347,8 @@ export class Checker {
     for (const m of this.down ? [] : this.agents.values()) {
       const id = m.spec.id;
       const inFlight = this.opts.host.inFlight(id);
-      if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`);
+      const orphaned = inFlight.some((c) => m.orphans.has(c.seq));
+      if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`, orphaned ? "crash-leaves-run-unaborted" : undefined);
       const run = m.run && m.run.end === undefined ? m.run : undefined;
       if (run && !run.watchdogReported && mono - run.start > m.spec.runTimeoutMs + 1) {
         run.watchdogReported = true;
@@ -327,7 +373,10 @@ export class Checker {
   runCovering(agentId: string, t: number): number | undefined {
     const m = this.agents.get(agentId);
     if (!m) return undefined;
-    for (const r of m.runs) if (r.start <= t && (r.end === undefined || r.end >= t)) return r.end ?? Number.POSITIVE_INFINITY;
+    for (let i = m.runs.length - 1; i >= 0; i--) {
+      const r = m.runs[i]!;
+      if (r.start <= t && (r.end === undefined || r.end >= t)) return r.end ?? Number.POSITIVE_INFINITY;
+    }
     return undefined;
   }
 

@@ -7,8 +7,8 @@ interface WakeRec {
   readonly reason: string;
   readonly seq: number;
   readonly requestMono: number;
-  /** Latest delivery time: request time + its coalescing window. */
-  readonly deadline: number;
+  /** Latest delivery time: request time + its coalescing window, or earlier when a later request preempts it. */
+  deadline: number;
   readonly immediate: boolean;
 }
 
@@ -23,8 +23,8 @@ const MAY_HOLD_IMMEDIATE = new Set(["flood", "main-lane-busy", "session-lane-bus
  */
 export class WakeBook {
   private readonly outstanding = new Map<string, WakeRec[]>();
-  /** Reasons requested for an agent and not yet carried by a run (a non-slot run needs one). */
-  private readonly requested = new Map<string, Set<string>>();
+  /** Requests per agent and reason not yet carried by a run (a run that is not a slot needs one): seq and delivery deadline. */
+  private readonly requested = new Map<string, Map<string, { seq: number; deadline: number }[]>>();
   gatewayOpen = false;
 
   constructor(private readonly c: Checker) {}
@@ -39,16 +39,23 @@ export class WakeBook {
     const { mono } = this.c.opts.clock.now();
     const window = req.coalesceMs ?? this.c.policy.coalesceMs;
     const seq = this.c.nextSeq();
-    const open = (agentId: string): void => {
-      const rec: WakeRec = { agentId, reason: req.reason, seq, requestMono: mono, deadline: mono + window, immediate: refIntent(req.reason) === "immediate" };
+    const open = (agentId: string, deadline = mono + window): void => {
+      const rec: WakeRec = { agentId, reason: req.reason, seq, requestMono: mono, deadline, immediate: refIntent(req.reason) === "immediate" };
       let list = this.outstanding.get(agentId);
       if (!list) this.outstanding.set(agentId, (list = []));
       list.push(rec);
-      let set = this.requested.get(agentId);
-      if (!set) this.requested.set(agentId, (set = new Set()));
-      set.add(req.reason);
+      let byReason = this.requested.get(agentId);
+      if (!byReason) this.requested.set(agentId, (byReason = new Map()));
+      byReason.set(req.reason, [...(byReason.get(req.reason) ?? []), { seq, deadline }]);
     };
-    for (const id of expected) open(id);
+    for (const id of expected) {
+      // The coalescer merges a target's pending wakes into one delivery, due at the earliest of their deadlines.
+      let due = mono + window;
+      for (const w of this.outstanding.get(id) ?? []) if (w.deadline > mono) due = Math.min(due, w.deadline);
+      for (const w of this.outstanding.get(id) ?? []) if (w.deadline > mono) w.deadline = due;
+      for (const list of this.requested.get(id)?.values() ?? []) for (const q of list) if (q.deadline > mono) q.deadline = Math.min(q.deadline, due);
+      open(id, due);
+    }
     const receipt = call();
     const got = [...receipt.targets].sort();
     if (expected.join("\u0000") !== got.join("\u0000") || receipt.accepted !== expected.length > 0) {
@@ -82,10 +89,7 @@ export class WakeBook {
   /** An event for `agentId` carrying `reasons` (seq orders it against requests). */
   resolve(agentId: string, reasons: readonly string[], seq: number, how: string): void {
     const list = this.outstanding.get(agentId);
-    if (how === "run") {
-      const set = this.requested.get(agentId);
-      if (set) for (const r of reasons) set.delete(r);
-    }
+    if (how === "run") this.consume(agentId, reasons, seq);
     if (!list || list.length === 0) return;
     const { mono } = this.c.opts.clock.now();
     const keep: WakeRec[] = [];
@@ -108,9 +112,39 @@ export class WakeBook {
     this.outstanding.set(agentId, keep);
   }
 
-  wasRequested(agentId: string, reasons: readonly string[]): boolean {
-    const set = this.requested.get(agentId);
-    return set !== undefined && reasons.some((r) => set.has(r));
+  /** Was one of `reasons` requested for the agent before event `seq` (and not carried by an earlier run)? */
+  wasRequested(agentId: string, reasons: readonly string[], seq: number): boolean {
+    const byReason = this.requested.get(agentId);
+    return byReason !== undefined && reasons.some((r) => (byReason.get(r) ?? []).some((q) => q.seq < seq));
+  }
+
+  /**
+   * A run carries its reasons: every request of them delivered by now (deadline passed) is
+   * used up; if none was, the run was caused by one still coalescing, which is used up. A
+   * request still coalescing stays open for the run its delivery will cause.
+   */
+  private consume(agentId: string, reasons: readonly string[], seq: number): void {
+    const byReason = this.requested.get(agentId);
+    if (!byReason) return;
+    const { mono } = this.c.opts.clock.now();
+    let used = false;
+    for (const r of reasons) {
+      const all = byReason.get(r) ?? [];
+      const left = all.filter((q) => !(q.seq < seq && q.deadline < mono));
+      if (left.length < all.length) used = true;
+      byReason.set(r, left);
+    }
+    if (!used) {
+      for (const r of reasons) {
+        const left = byReason.get(r) ?? [];
+        const i = left.findIndex((q) => q.seq < seq);
+        if (i >= 0) {
+          left.splice(i, 1);
+          break;
+        }
+      }
+    }
+    for (const r of reasons) if (byReason.get(r)?.length === 0) byReason.delete(r);
   }
 
   /** Wakes that should have been decided by now. */
@@ -157,7 +191,7 @@ export class WakeBook {
     const { mono } = this.c.opts.clock.now();
     const keep: WakeRec[] = [];
     for (const w of this.outstanding.get(agentId) ?? []) {
-      if (w.deadline < mono && this.c.runCovering(agentId, w.deadline) !== undefined) {
+      if (w.deadline <= mono && this.c.runCovering(agentId, w.deadline) !== undefined) {
         this.c.fail("wake-accounted", agentId, `wake "${w.reason}" folded into a run, then dropped when the agent was ${removed ? "removed" : "disabled"}, without a skip event`, "stop-drops-wakes");
       } else keep.push(w);
     }

@@ -114,6 +114,7 @@ export class World {
     this.checker.wakes.gatewayOpen = true;
     gw.start();
     await this.clock.flush();
+    if (kind === "restart") this.checker.adoptAlerts(gw.health().alerts);
   }
 
   wake(req: WakeRequest): WakeReceipt {
@@ -135,6 +136,7 @@ export class World {
       if (!old || (isEnabled(a) && !isEnabled(old)) || (changed && m?.failed)) fresh.add(a.id);
       else if (old && scheduleKey(old) !== scheduleKey(a)) scheduleChanged.add(a.id);
     }
+    this.checker.reloading(next.map(refAgentOf));
     if (this.gw) await this.gw.reload(next.map((a) => ({ ...a })));
     this.configs = next;
     for (const id of fresh) {
