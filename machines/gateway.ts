@@ -34,12 +34,8 @@ export type HeartbeatRef = ActorRefFrom<typeof heartbeatMachine>;
 export type LifecycleEffect =
   /** Start a created actor; `kick` when it carries held wakes to decide at once. */
   | { readonly kind: "start"; readonly agentId: string; readonly ref: HeartbeatRef; readonly kick: boolean }
-  /**
-   * Stop an actor (a run in flight is aborted and recorded); `retire` keeps its last state for
-   * reports; `dropsWakes` when its held wakes end here (removed or disabled, not a gateway stop,
-   * whose store keeps them) and must be recorded as skipped.
-   */
-  | { readonly kind: "stop"; readonly agentId: string; readonly ref: HeartbeatRef; readonly retire: boolean; readonly dropsWakes: boolean };
+  /** Stop an actor (a run in flight is aborted and recorded); `retire` keeps its last state for reports. */
+  | { readonly kind: "stop"; readonly agentId: string; readonly ref: HeartbeatRef; readonly retire: boolean };
 
 export interface GatewayDeps extends HeartbeatDeps {
   /** Where every child's emitted event goes (wired at creation, so no child is ever unheard). */
@@ -114,12 +110,12 @@ function startChild(
   return ref;
 }
 
-function stopChild(context: GatewayContext, agentId: string, retire = true, dropsWakes = true): void {
+function stopChild(context: GatewayContext, agentId: string, retire = true): void {
   const ref = context.refs.get(agentId);
   if (!ref) return;
   context.refs.delete(agentId);
   context.owners.delete(ref.id);
-  context.deps.lifecycle({ kind: "stop", agentId, ref, retire, dropsWakes });
+  context.deps.lifecycle({ kind: "stop", agentId, ref, retire });
 }
 
 export const gatewayMachine = setup({
@@ -186,10 +182,7 @@ export const gatewayMachine = setup({
       context.refs.delete(agentId);
       context.restarts.set(agentId, admitted.recent);
       const lost = prev.run;
-      if (lost) {
-        context.deps.runs?.abort(agentId, lost.id, "crashed");
-        context.deps.ledger?.end(agentId, lost.id, "aborted");
-      }
+      if (lost) context.deps.ledger?.end(agentId, lost.id, "aborted");
       if (lost) {
         // The run in flight died with the actor (its signal aborted): record it, never leave a start unfinished.
         enqueue.emit({
@@ -229,7 +222,7 @@ export const gatewayMachine = setup({
       });
     }),
     stopAll: ({ context }) => {
-      for (const id of [...context.refs.keys()]) stopChild(context, id, true, false);
+      for (const id of [...context.refs.keys()]) stopChild(context, id);
     },
   },
 }).createMachine({

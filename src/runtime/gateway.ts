@@ -103,9 +103,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           // Held wakes carried over are decided at once, not at the next slot.
           if (e.kick) e.ref.send({ type: "WAKE", wakes: [] });
         } else {
-          const held = e.dropsWakes ? e.ref.getSnapshot().context.s.pending.map((w) => w.reason) : [];
           e.ref.send({ type: "STOP" });
-          if (held.length > 0) dispatch({ type: "wake-skipped", agentId: e.agentId, at: clock.now().wall, reason: "stopped", reasons: held });
           if (e.retire) {
             const c = e.ref.getSnapshot().context;
             actor.getSnapshot().context.retired.set(e.agentId, { s: c.s, openAlerts: c.alerts, timedOut: c.timedOut, runSeq: c.runSeq });
@@ -119,24 +117,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
   };
 
-  const inFlight = new Map<string, { runId: number; ctl: AbortController }>();
   const deps: GatewayDeps = {
     clock,
     runHeartbeat: options.runHeartbeat,
     lanes: options.lanes ?? {},
     ledger,
-    runs: {
-      started: (agentId, runId, ctl) => void inFlight.set(agentId, { runId, ctl }),
-      ended: (agentId, runId) => {
-        if (inFlight.get(agentId)?.runId === runId) inFlight.delete(agentId);
-      },
-      abort: (agentId, runId, reason) => {
-        const run = inFlight.get(agentId);
-        if (run?.runId !== runId) return;
-        inFlight.delete(agentId);
-        run.ctl.abort(new Error(reason));
-      },
-    },
     sink: dispatch,
     lifecycle: (effect) => {
       effects.push(effect);
@@ -332,10 +317,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         clock.clearTimeout(sweepTimer);
         clock.clearTimeout(reapTimer);
         clock.clearTimeout(reopenTimer);
-        // Wakes still coalescing are not silently dropped: each is recorded as skipped.
-        for (const [agentId, reasons] of coalescer.clear()) {
-          dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "stopped", reasons });
-        }
+        coalescer.clear();
         handlers.clearQueue();
         disposeHandler();
         if (wasStarted) {

@@ -248,7 +248,8 @@ export class Checker {
     if (e.status === "skipped" && e.reason === "slot-taken") {
       const s = m.spec.schedule;
       const j = this.lastBackJump;
-      const known = m.idsMayRepeat ? "run-ids-not-unique" : undefined;
+      const afterBackJump = s.kind === "interval" && j !== undefined && mono - j.mono <= j.ms + s.everyMs;
+      const known = m.idsMayRepeat ? "run-ids-not-unique" : afterBackJump ? "wall-jump-collides-interval-claims" : undefined;
       // A cron slot is a wall-clock instant: after the wall clock stepped back, a slot that already ran comes round
       // again, and its claim rightly says so.
       const cronRepeat = s.kind === "cron" && e.reasons.includes("cron-slot") && j !== undefined;
@@ -302,7 +303,8 @@ export class Checker {
       if (m.run && m.run.end === undefined) this.fail("run-after-stop", m.spec.id, `run ${m.run.runId} still in flight after stop() (no run-finished)`);
       const open = this.opts.host.inFlight(m.spec.id);
       if (open.length > 0) {
-        this.fail("run-after-stop", m.spec.id, `${open.length} host call(s) not aborted by stop()`, undefined);
+        const orphaned = open.some((c) => m.orphans.has(c.seq));
+        this.fail("run-after-stop", m.spec.id, `${open.length} host call(s) not aborted by stop()`, orphaned ? "crash-leaves-run-unaborted" : undefined);
       }
       m.held = undefined;
     }
@@ -345,7 +347,8 @@ export class Checker {
     for (const m of this.down ? [] : this.agents.values()) {
       const id = m.spec.id;
       const inFlight = this.opts.host.inFlight(id);
-      if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`, undefined);
+      const orphaned = inFlight.some((c) => m.orphans.has(c.seq));
+      if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`, orphaned ? "crash-leaves-run-unaborted" : undefined);
       const run = m.run && m.run.end === undefined ? m.run : undefined;
       if (run && !run.watchdogReported && mono - run.start > m.spec.runTimeoutMs + 1) {
         run.watchdogReported = true;

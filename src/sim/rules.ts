@@ -36,13 +36,21 @@ export const KNOWN_BUGS = {
     "'slot-taken' and never reach the host (the same after a process crash was fixed while this suite was written)",
   "repeat-crash-loses-wake":
     "deliverToActor hands a wake to the restarted actor once; if deciding it crashes that one too, the wake is dropped with no record",
+  "wall-jump-collides-interval-claims":
+    "an interval slot's claim key is `slot:<due as wall time>`; after the wall clock steps back, new slots get the keys of slots that " +
+    "already ran, so every run is skipped 'slot-taken' without reaching the host (and with no alert) for as long as the jump",
   "restored-interval-follows-wall":
     "decodeAgent restores every due slot as wall time, interval ones too: until its next run, a restarted interval agent follows " +
     "the wall clock, so a step back (after the restart, or between the last save and the restart) silences it for the length of " +
     "the step (no alert: the slot looks in the future) and a step forward makes it run early",
+  "crash-leaves-run-unaborted":
+    "when a heartbeat actor crashes with a run in flight (e.g. the decision after a timed-out run throws), the supervisor records " +
+    "the run as aborted ('crashed') but nothing aborts its AbortSignal: the host keeps running it while the restarted actor starts the next one",
   "crash-loses-config-update":
     "an actor that crashes while deciding right after a reload's UPDATE is restarted from its pre-UPDATE snapshot, with the old " +
     "config: the reload is silently lost for that agent (old cadence, old session lane, old runTimeout) until the next reload changes it",
+  "stop-drops-wakes":
+    "stop() clears wakes still coalescing, and stopping an agent (stop, remove, disable) drops wakes folded into its run in flight, without a wake-skipped",
 } as const;
 
 export type KnownBug = keyof typeof KNOWN_BUGS;

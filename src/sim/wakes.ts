@@ -172,7 +172,7 @@ export class WakeBook {
   stopped(): void {
     this.gatewayOpen = false;
     for (const [agentId, list] of this.outstanding) {
-      for (const w of list) this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() without a run or a skip event`);
+      for (const w of list) this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() without a run or a skip event`, "stop-drops-wakes");
     }
     this.outstanding.clear();
   }
@@ -192,7 +192,7 @@ export class WakeBook {
     const keep: WakeRec[] = [];
     for (const w of this.outstanding.get(agentId) ?? []) {
       if (w.deadline <= mono && this.c.runCovering(agentId, w.deadline) !== undefined) {
-        this.c.fail("wake-accounted", agentId, `wake "${w.reason}" folded into a run, then dropped when the agent was ${removed ? "removed" : "disabled"}, without a skip event`);
+        this.c.fail("wake-accounted", agentId, `wake "${w.reason}" folded into a run, then dropped when the agent was ${removed ? "removed" : "disabled"}, without a skip event`, "stop-drops-wakes");
       } else keep.push(w);
     }
     this.outstanding.set(agentId, keep);

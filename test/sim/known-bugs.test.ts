@@ -40,7 +40,7 @@ interface Repro {
   correct(w: SimWorld): void;
 }
 
-const REPROS: Record<string, Repro> = {
+const REPROS: Record<KnownBug, Repro> = {
   "run-ids-not-unique": {
     async run() {
       const w = await world([{ id: "a", every: 30 * MIN }]);
@@ -137,26 +137,15 @@ const REPROS: Record<string, Repro> = {
   },
 };
 
-/** Bugs this suite found that are fixed: their reproductions now assert the correct behaviour. */
-const FIXED: Record<string, string> = {
-  "wall-jump-collides-interval-claims": "interval runs claim themselves, so a wall step back cannot collide with a ran slot",
-  "crash-leaves-run-unaborted": "a crashed actor's run in flight is aborted by the supervisor",
-  "stop-drops-wakes": "wakes still coalescing at stop, and held wakes of a removed or disabled agent, are recorded as skipped",
-};
-
 beforeAll(() => void vi.spyOn(console, "warn").mockImplementation(() => {}));
 afterAll(() => vi.restoreAllMocks());
 
 describe("known runtime bugs (reproductions; see src/sim/rules.ts)", () => {
   it("every known bug has a reproduction", () => {
-    expect(Object.keys(REPROS).sort()).toEqual([...Object.keys(KNOWN_BUGS), ...Object.keys(FIXED)].sort());
+    expect(Object.keys(REPROS).sort()).toEqual(Object.keys(KNOWN_BUGS).sort());
   });
   for (const [bug, repro] of Object.entries(REPROS)) {
     it(`${bug}: the reproduction sets the trap`, async () => repro.trap(await repro.run()));
-    if (bug in FIXED) {
-      it(`${bug} (fixed, regression): ${FIXED[bug]}`, async () => repro.correct(await repro.run()));
-    } else {
-      it.fails(`${bug}: ${KNOWN_BUGS[bug as KnownBug].slice(0, 80)}… (fixed when this fails)`, async () => repro.correct(await repro.run()));
-    }
+    it.fails(`${bug}: ${KNOWN_BUGS[bug as KnownBug].slice(0, 80)}… (fixed when this fails)`, async () => repro.correct(await repro.run()));
   }
 });
