@@ -7,6 +7,7 @@
  *
  *   --quick          smaller sizes and one sample per figure (a smoke run)
  *   --only=a,b       run only these benchmarks (scale, storm, precision, latency, simulation, stores)
+ *   --render         run nothing: rewrite bench/README.md's table from results/latest.json
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
@@ -42,6 +43,57 @@ const benches: { key: string; run: () => Promise<Figure[]> }[] = [
   { key: "stores", run: () => stores.bench(ctx) },
 ];
 
+const render = process.argv.includes("--render");
+
+const cell = (f: Figure): string[] => {
+  const value = f.value === null ? (f.status ?? "n/a") : `${f.value} ${f.unit}`;
+  const met = f.met === null ? "" : f.met ? "met" : "MISSED";
+  const base = f.baselines?.length
+    ? f.baselines.map((b) => `${b.name}: ${b.value ?? "n/a"}${b.ratio === null || b.ratio === undefined ? "" : ` (×${b.ratio})`}`).join("; ")
+    : f.baseline
+      ? `${f.baseline}: ${f.baselineValue} (×${f.ratio})`
+      : "";
+  return [f.name, value, f.goal ?? "", met, base];
+};
+
+/** The README's table: every figure, then its notes. */
+function writeReadmeTable(result: { date: string; node: string; machine: string; seconds: number; figures: Figure[] }): void {
+  const rowsOf = result.figures.map(cell);
+  const notes = result.figures.filter((f) => f.note).map((f) => `- *${f.name}*: ${f.note}`);
+  const md = [
+    `Full run of ${result.date} (node ${result.node}; ${result.machine}; ${result.seconds} s).`,
+    "",
+    "| figure | value | goal | met | baselines in the same run: value (gateway ÷ baseline) |",
+    "|---|---|---|---|---|",
+    ...rowsOf.map((r) => `| ${r.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`),
+    "",
+    "Notes:",
+    "",
+    ...notes,
+  ].join("\n");
+  const readme = join(benchDir, "README.md");
+  let text = "";
+  try {
+    text = readFileSync(readme, "utf8");
+  } catch {
+    text = "# Benchmarks\n\n<!-- bench:table:start -->\n<!-- bench:table:end -->\n";
+  }
+  const start = "<!-- bench:table:start -->";
+  const end = "<!-- bench:table:end -->";
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a >= 0 && b > a) {
+    writeFileSync(readme, `${text.slice(0, a + start.length)}\n${md}\n${text.slice(b)}`);
+    console.log(`written: ${readme} (table)`);
+  }
+}
+
+if (render) {
+  const latest = JSON.parse(readFileSync(join(benchDir, "results", "latest.json"), "utf8")) as Parameters<typeof writeReadmeTable>[0];
+  writeReadmeTable(latest);
+  process.exit(0);
+}
+
 const started = performance.now();
 const load = loadavg().map((x) => round(x, 1));
 const figures: Figure[] = [];
@@ -60,17 +112,6 @@ for (const b of benches) {
 }
 const totalS = round((performance.now() - started) / 1000, 1);
 
-// ---- table ----
-const cell = (f: Figure): string[] => {
-  const value = f.value === null ? (f.status ?? "n/a") : `${f.value} ${f.unit}`;
-  const met = f.met === null ? "" : f.met ? "met" : "MISSED";
-  const base = f.baselines?.length
-    ? f.baselines.map((b) => `${b.name}: ${b.value ?? "n/a"}${b.ratio === null || b.ratio === undefined ? "" : ` (×${b.ratio})`}`).join("; ")
-    : f.baseline
-      ? `${f.baseline}: ${f.baselineValue} (×${f.ratio})`
-      : "";
-  return [f.name, value, f.goal ?? "", met, base];
-};
 const header = ["figure", "value", "goal", "", "baselines in the same run: value (gateway ÷ baseline)"];
 const rows = figures.map(cell);
 const widths = header.map((h, i) => Math.min(70, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
@@ -90,27 +131,4 @@ const out = join(resultsDir, quick ? "quick.json" : "latest.json");
 writeFileSync(out, `${JSON.stringify({ date, node, machine, quick, seconds: totalS, figures }, null, 2)}\n`);
 console.log(`written: ${out}`);
 
-if (!quick && !only) {
-  const md = [
-    `Full run of ${date} (node ${node}; ${machine}; ${totalS} s).`,
-    "",
-    "| figure | value | goal | met | baselines in the same run: value (gateway ÷ baseline) |",
-    "|---|---|---|---|---|",
-    ...rows.map((r) => `| ${r.map((c) => c.replaceAll("|", "\\|")).join(" | ")} |`),
-  ].join("\n");
-  const readme = join(benchDir, "README.md");
-  let text = "";
-  try {
-    text = readFileSync(readme, "utf8");
-  } catch {
-    text = "# Benchmarks\n\n<!-- bench:table:start -->\n<!-- bench:table:end -->\n";
-  }
-  const start = "<!-- bench:table:start -->";
-  const end = "<!-- bench:table:end -->";
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a >= 0 && b > a) {
-    writeFileSync(readme, `${text.slice(0, a + start.length)}\n${md}\n${text.slice(b)}`);
-    console.log(`written: ${readme} (table)`);
-  }
-}
+if (!quick && !only) writeReadmeTable({ date, node, machine, seconds: totalS, figures });
