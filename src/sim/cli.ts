@@ -123,13 +123,18 @@ function report(a: Args, r: FleetResult): void {
     const v = r.violations[0]!;
     console.log(
       `FAIL seed ${r.seed}: ${r.violations.length} violation(s) [${summarize(r)}]; first at t+${fmtMs(v.mono)} ` +
-        `(${new Date(v.wall).toISOString()}) ${v.rule} ${v.agentId ?? ""}: ${v.detail}\n  replay: ${replayCommand(a, r.seed)}`,
+        `(${new Date(v.wall).toISOString()}) ${v.rule} ${v.agentId ?? ""}: ${v.detail} — replay: ${replayCommand(a, r.seed)}`,
     );
   }
   if (a.single) {
     for (const v of r.violations) console.log(`  t+${fmtMs(v.mono)} ${v.rule} ${v.agentId ?? "-"}: ${v.detail}`);
     console.log(`runs ${r.runs}, events ${r.events}, timers fired ${r.timersFired}, faults ${JSON.stringify(r.faults)}`);
-    if (r.violations.length > 0) console.log(`actions before the first violation:\n  ${r.trace.join("\n  ")}`);
+    if (r.violations.length > 0) {
+      // Faults, reloads and restarts, and the wakes of the agent concerned (storms elsewhere are left out).
+      const who = r.violations[0]!.agentId;
+      const relevant = r.trace.filter((line) => !line.includes(" wake {") || (who !== undefined && line.includes(`"${who}"`)));
+      console.log(`actions before the first violation (${who ?? "fleet"}):\n  ${relevant.slice(-30).join("\n  ")}`);
+    }
   }
 }
 

@@ -61,13 +61,13 @@ export function scheduleFaults(world: World, rng: Rng, faults: ReadonlySet<Fault
       const forMs = rng.int(HOUR, 8 * HOUR);
       if (rng.chance(0.25)) {
         world.note(`fault: main lane stuck busy for ${Math.round(forMs / MIN)} min`);
-        world.lanes.main = true;
-        world.clock.setTimeout("driver", () => void (world.lanes.main = false), forMs);
+        world.lanes.hold("main");
+        world.clock.setTimeout("driver", () => world.lanes.release("main"), forMs);
       } else {
         const key = `s${rng.int(1, 4)}`;
         world.note(`fault: session ${key} stuck busy for ${Math.round(forMs / MIN)} min`);
-        world.lanes.setSession(key, true);
-        world.clock.setTimeout("driver", () => world.lanes.setSession(key, false), forMs);
+        world.lanes.hold(key);
+        world.clock.setTimeout("driver", () => world.lanes.release(key), forMs);
       }
     });
   }

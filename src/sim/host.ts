@@ -115,10 +115,13 @@ export class SimHost {
   }
 }
 
-/** The host's lanes: a main lane and per-session lanes the simulation flips. */
+/**
+ * The host's lanes: a main lane and per-session lanes. Busy is a count of holds, so a short
+ * turn ending does not free a lane that a longer episode still holds (a lane stuck for hours).
+ */
 export class SimLanes {
-  main = false;
-  readonly sessions = new Set<string>();
+  private mainHolds = 0;
+  private readonly sessionHolds = new Map<string, number>();
   /** Throw from the next probe (an actor crash inside `decide`), then behave. */
   private throwNext = 0;
 
@@ -130,19 +133,47 @@ export class SimLanes {
       }
       return this.main;
     },
-    sessionBusy: (key) => this.sessions.has(key),
+    sessionBusy: (key) => this.sessionBusy(key),
   };
 
+  get main(): boolean {
+    return this.mainHolds > 0;
+  }
+
+  /** Sets the main lane busy or free outright (tests); episodes use hold/release. */
+  set main(busy: boolean) {
+    this.mainHolds = busy ? Math.max(1, this.mainHolds) : 0;
+  }
+
+  sessionBusy(key: string | undefined | null): boolean {
+    return key !== undefined && key !== null && (this.sessionHolds.get(key) ?? 0) > 0;
+  }
+
+  /** Sets a session lane busy or free outright (tests); episodes use hold/release. */
   setSession(key: string, busy: boolean): void {
-    if (busy) this.sessions.add(key);
-    else this.sessions.delete(key);
+    if (busy) this.sessionHolds.set(key, Math.max(1, this.sessionHolds.get(key) ?? 0));
+    else this.sessionHolds.delete(key);
+  }
+
+  /** One more episode holds the lane ("main" or a session key) busy. */
+  hold(lane: string): void {
+    if (lane === "main") this.mainHolds++;
+    else this.sessionHolds.set(lane, (this.sessionHolds.get(lane) ?? 0) + 1);
+  }
+
+  release(lane: string): void {
+    if (lane === "main") this.mainHolds = Math.max(0, this.mainHolds - 1);
+    else {
+      const n = (this.sessionHolds.get(lane) ?? 0) - 1;
+      if (n > 0) this.sessionHolds.set(lane, n);
+      else this.sessionHolds.delete(lane);
+    }
   }
 
   /** Busy as a heartbeat of `sessionKey` sees it now. */
   busyFor(sessionKey: string | undefined): "main" | "session" | undefined {
     if (this.main) return "main";
-    if (sessionKey !== undefined && this.sessions.has(sessionKey)) return "session";
-    return undefined;
+    return this.sessionBusy(sessionKey) ? "session" : undefined;
   }
 
   armProbeFailure(times = 1): void {

@@ -248,7 +248,8 @@ export class Checker {
     if (e.status === "skipped" && e.reason === "slot-taken") {
       const s = m.spec.schedule;
       const j = this.lastBackJump;
-      const afterBackJump = s.kind === "interval" && j !== undefined && mono - j.mono <= j.ms + s.everyMs;
+      // Any interval slot whose due time was converted to wall time after a step back can collide (held ones too).
+      const afterBackJump = s.kind === "interval" && j !== undefined;
       const known = m.idsMayRepeat ? "run-ids-not-unique" : afterBackJump ? "wall-jump-collides-interval-claims" : undefined;
       // A cron slot is a wall-clock instant: after the wall clock stepped back, a slot that already ran comes round
       // again, and its claim rightly says so.
@@ -279,8 +280,8 @@ export class Checker {
     const { mono, wall } = this.opts.clock.now();
     const id = m.spec.id;
     if (reason === "main-lane-busy" && !this.opts.lanes.main) this.fail("busy-lane", id, "deferred main-lane-busy while the main lane is free");
-    const sessionBusy = (key: string | undefined | null): boolean => key !== null && key !== undefined && this.opts.lanes.sessions.has(key);
-    if (reason === "session-lane-busy" && !sessionBusy(m.spec.sessionKey) && !sessionBusy(m.nextSessionKey)) {
+    const lanes = this.opts.lanes;
+    if (reason === "session-lane-busy" && !lanes.sessionBusy(m.spec.sessionKey) && !lanes.sessionBusy(m.nextSessionKey)) {
       this.fail("busy-lane", id, `deferred session-lane-busy while session ${m.spec.sessionKey ?? "(none)"} is free`);
     }
     if (reason === "flood") {
@@ -378,6 +379,11 @@ export class Checker {
       if (r.start <= t && (r.end === undefined || r.end >= t)) return r.end ?? Number.POSITIVE_INFINITY;
     }
     return undefined;
+  }
+
+  /** Did the supervisor restart this agent's actor within [from, to] (mono)? */
+  restartedWithin(agentId: string, from: number, to: number): boolean {
+    return this.agents.get(agentId)?.restarts.some((t) => t >= from && t <= to) ?? false;
   }
 
   /** Did the supervisor restart this agent's actor more than once within [from, to] (mono)? */

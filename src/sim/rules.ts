@@ -35,7 +35,8 @@ export const KNOWN_BUGS = {
     "its wake-driven runs claim `run:<id>`, keys the earlier runs still hold (claims are kept 7 days), so they are skipped " +
     "'slot-taken' and never reach the host (the same after a process crash was fixed while this suite was written)",
   "repeat-crash-loses-wake":
-    "deliverToActor hands a wake to the restarted actor once; if deciding it crashes that one too, the wake is dropped with no record",
+    "deliverToActor hands a wake to the restarted actor once; if deciding it crashes that one too, the wake is dropped with no " +
+    "record; likewise wakes held by an actor that crashes past the restart limit vanish with it (no wake-skipped 'failed')",
   "wall-jump-collides-interval-claims":
     "an interval slot's claim key is `slot:<due as wall time>`; after the wall clock steps back, new slots get the keys of slots that " +
     "already ran, so every run is skipped 'slot-taken' without reaching the host (and with no alert) for as long as the jump",
@@ -46,11 +47,16 @@ export const KNOWN_BUGS = {
   "crash-leaves-run-unaborted":
     "when a heartbeat actor crashes with a run in flight (e.g. the decision after a timed-out run throws), the supervisor records " +
     "the run as aborted ('crashed') but nothing aborts its AbortSignal: the host keeps running it while the restarted actor starts the next one",
+  "crash-delays-wake":
+    "when deciding a wake crashes the actor, deliverToActor re-sends it to the restarted actor before that actor is started: the " +
+    "WAKE waits in its mailbox until the next event reaches it (the next wake, or the detector sweep up to 15 s later), so an " +
+    "immediate wake runs late",
   "crash-loses-config-update":
     "an actor that crashes while deciding right after a reload's UPDATE is restarted from its pre-UPDATE snapshot, with the old " +
     "config: the reload is silently lost for that agent (old cadence, old session lane, old runTimeout) until the next reload changes it",
   "stop-drops-wakes":
-    "stop() clears wakes still coalescing, and stopping an agent (stop, remove, disable) drops wakes folded into its run in flight, without a wake-skipped",
+    "stop() drops wakes still coalescing (accepted, never stored) without a wake-skipped; removing or disabling an agent drops the " +
+    "wakes folded into its run in flight without one (wakes an agent holds at stop() are stored and resumed by the next process)",
 } as const;
 
 export type KnownBug = keyof typeof KNOWN_BUGS;

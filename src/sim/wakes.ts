@@ -25,6 +25,8 @@ export class WakeBook {
   private readonly outstanding = new Map<string, WakeRec[]>();
   /** Requests per agent and reason not yet carried by a run (a run that is not a slot needs one): seq and delivery deadline. */
   private readonly requested = new Map<string, Map<string, { seq: number; deadline: number }[]>>();
+  /** Wakes held by agents when the gateway stopped (kept in the store for the next process). */
+  private readonly carried: WakeRec[] = [];
   gatewayOpen = false;
 
   constructor(private readonly c: Checker) {}
@@ -101,7 +103,8 @@ export class WakeBook {
       if (!w.immediate) continue;
       if (how === "run") {
         if (mono > w.deadline && this.c.runCovering(agentId, w.deadline) === undefined) {
-          this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" ran ${mono - w.deadline} ms after its coalesce window`);
+          const known = this.c.restartedWithin(agentId, w.requestMono, w.deadline) ? "crash-delays-wake" : undefined;
+          this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" ran ${mono - w.deadline} ms after its coalesce window`, known);
         }
       } else if (how === "not-due" || how === "min-spacing") {
         this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" was held with "${how}" (only flood or a busy lane may hold it)`);
@@ -160,7 +163,11 @@ export class WakeBook {
         // Delivered into a run in flight: folded, decided when that run ends.
         const by = this.c.runCovering(agentId, w.deadline) ?? w.deadline;
         if (mono > by) {
-          const known = this.c.restartedTwice(agentId, w.requestMono, w.deadline) ? "repeat-crash-loses-wake" : undefined;
+          const known = this.c.restartedTwice(agentId, w.requestMono, by)
+            ? "repeat-crash-loses-wake"
+            : this.c.restartedWithin(agentId, w.requestMono, by)
+              ? "crash-delays-wake"
+              : undefined;
           this.c.fail("wake-accounted", agentId, `wake "${w.reason}" (requested at ${w.requestMono}) neither ran nor was deferred or skipped`, known);
         } else keep.push(w);
       }
@@ -168,19 +175,44 @@ export class WakeBook {
     }
   }
 
-  /** After a graceful stop, every wake must have been accounted for (a skip "stopped" at least). */
+  /**
+   * After a graceful stop: a wake still coalescing must have been recorded as skipped; one
+   * already delivered and held by the agent (folded into a run in flight) is kept in the
+   * agent's stored state, so it is carried to the next process on the same store.
+   */
   stopped(): void {
     this.gatewayOpen = false;
+    const { mono } = this.c.opts.clock.now();
     for (const [agentId, list] of this.outstanding) {
-      for (const w of list) this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() without a run or a skip event`, "stop-drops-wakes");
+      for (const w of list) {
+        if (w.deadline > mono) {
+          this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() while coalescing, without a skip event`, "stop-drops-wakes");
+        } else this.carried.push(w);
+      }
     }
     this.outstanding.clear();
+  }
+
+  /**
+   * A new process started. On the same store, carried wakes must be decided at once (the
+   * restored agent is kicked): they are due now. A fresh process has none to carry.
+   */
+  resumed(durable: boolean): void {
+    const { mono } = this.c.opts.clock.now();
+    for (const w of durable ? this.carried : []) {
+      if (!this.c.agents.get(w.agentId)?.live) continue;
+      const list = this.outstanding.get(w.agentId) ?? [];
+      list.push({ ...w, deadline: mono });
+      this.outstanding.set(w.agentId, list);
+    }
+    this.carried.length = 0;
   }
 
   /** A process crash loses what it held in memory; that is not the runtime's to report. */
   crashed(): void {
     this.gatewayOpen = false;
     this.outstanding.clear();
+    this.carried.length = 0;
   }
 
   /**

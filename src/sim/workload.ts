@@ -171,14 +171,14 @@ export function scheduleWorkload(world: World, rng: Rng, endMono: number, nextId
   });
   // Lanes: short main-lane turns, longer session turns.
   poisson(world, rng, 30 * MIN, endMono, () => {
-    world.lanes.main = true;
-    world.clock.setTimeout("driver", () => void (world.lanes.main = false), Math.round(rng.exp(5 * SEC)) + 1);
+    world.lanes.hold("main");
+    world.clock.setTimeout("driver", () => world.lanes.release("main"), Math.round(rng.exp(5 * SEC)) + 1);
   });
   for (let s = 1; s <= 4; s++) {
     const key = `s${s}`;
     poisson(world, rng, 20 * MIN, endMono, () => {
-      world.lanes.setSession(key, true);
-      world.clock.setTimeout("driver", () => world.lanes.setSession(key, false), Math.round(rng.exp(MIN)) + 1);
+      world.lanes.hold(key);
+      world.clock.setTimeout("driver", () => world.lanes.release(key), Math.round(rng.exp(MIN)) + 1);
     });
   }
   // Reloads: a few agents change, appear or go.

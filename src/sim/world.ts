@@ -75,7 +75,7 @@ export class World {
   note(action: string): void {
     const { mono, wall } = this.clock.now();
     this.trace.push(`t+${fmtMs(mono)} ${new Date(wall).toISOString()} ${action}`);
-    if (this.trace.length > 60) this.trace.shift();
+    if (this.trace.length > 300) this.trace.shift();
   }
 
   /** Creates and starts a gateway on the current config. */
@@ -110,6 +110,7 @@ export class World {
       const fresh = new Set(this.configs.filter((a) => !stored.has(a.id)).map((a) => a.id));
       this.checker.configure(refs, { fresh, restart: true, uncertain: this.jumpedSinceStart });
     }
+    this.checker.wakes.resumed(kind === "restart" && this.store !== undefined);
     this.jumpedSinceStart = false;
     this.checker.wakes.gatewayOpen = true;
     gw.start();

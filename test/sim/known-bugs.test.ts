@@ -110,6 +110,21 @@ const REPROS: Record<KnownBug, Repro> = {
     trap: (w) => expect(w.incarnation).toBe(1),
     correct: (w) => expect(w.host.calls.filter((c) => c.incarnation === 1).length).toBeGreaterThanOrEqual(9), // bug: 0, health() ok
   },
+  "crash-delays-wake": {
+    async run() {
+      const w = await world([{ id: "a", every: 30 * MIN }]);
+      await w.clock.advance(MIN);
+      w.lanes.armProbeFailure(1); // deciding the wake crashes the actor once
+      w.wake({ reason: "manual", agentId: "a", coalesceMs: 0 });
+      await w.clock.advance(MIN);
+      return w;
+    },
+    trap: (w) => expect(w.log.filter((e) => e.type === "agent-restarted")).toHaveLength(1),
+    correct(w) {
+      const run = w.log.find((e) => e.type === "run-started" && e.reasons.includes("manual"));
+      expect(run?.at).toBe(Date.UTC(2026, 0, 5, 12) + MIN); // bug: at the next sweep, up to 15 s later
+    },
+  },
   "crash-loses-config-update": {
     async run() {
       const w = await world([{ id: "a", every: MIN }]);

@@ -18,7 +18,8 @@ export async function simulateForCi(seeds: readonly number[], agents: number, da
     const v = r.violations[0]!;
     console.log(
       `FAIL seed ${r.seed}: ${r.violations.length} violation(s); first at t+${fmtMs(v.mono)} ${v.rule} ${v.agentId ?? ""}: ${v.detail}\n` +
-        `  replay: npm run simulate -- --agents ${agents} --days ${days} --faults all --seed ${r.seed}\n  ${r.trace.slice(-10).join("\n  ")}`,
+        `  replay: npm run simulate -- --agents ${agents} --days ${days} --faults all --seed ${r.seed}\n  ` +
+        r.trace.filter((l) => !l.includes(" wake {") || l.includes(`"${v.agentId}"`)).slice(-15).join("\n  "),
     );
   }
   const simMs = results.reduce((n, r) => n + r.simMs, 0);

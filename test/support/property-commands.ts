@@ -86,6 +86,28 @@ class Wake extends Base {
   }
 }
 
+/** A storm: `count` wakes of one reason at one agent, `gapMs` apart (time moves between them). */
+class Burst extends Base {
+  constructor(
+    readonly reason: string,
+    readonly agentId: string,
+    readonly count: number,
+    readonly gapMs: number,
+  ) {
+    super();
+  }
+  async act(_m: Model, w: World): Promise<void> {
+    for (let i = 0; i < this.count; i++) {
+      w.wake({ reason: this.reason, agentId: this.agentId, coalesceMs: 0 });
+      await w.clock.advance(this.gapMs);
+      assertNoViolations(w);
+    }
+  }
+  toString(): string {
+    return `burst(${this.count}× ${this.reason} → ${this.agentId}, every ${fmtMs(this.gapMs)})`;
+  }
+}
+
 class Advance extends Base {
   constructor(readonly ms: number) {
     super();
@@ -213,6 +235,12 @@ export const command: fc.Arbitrary<Cmd> = fc.oneof(
     weight: 12,
   },
   { arbitrary: fc.constantFrom(1, 249, 250, 1_000, 5_000, 15_000, 30_000, 61_000, 150_000, 600_000).map((ms) => new Advance(ms)), weight: 10 },
+  {
+    arbitrary: fc
+      .tuple(fc.constantFrom("wake", "manual", "hook:wake", "exec-event"), fc.constantFrom("a1", "a2", "a3"), fc.integer({ min: 2, max: 8 }), fc.constantFrom(500, 2_000, 6_000))
+      .map(([r, a, n, g]) => new Burst(r, a, n, g)),
+    weight: 2,
+  },
   { arbitrary: fc.tuple(fc.constantFrom("main" as const, "s1" as const), fc.boolean()).map(([l, b]) => new Lane(l, b)), weight: 3 },
   {
     arbitrary: fc
