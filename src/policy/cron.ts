@@ -31,9 +31,22 @@ export function cronPattern(expression: string, timezone: string | undefined, fi
 
 /** Wall ms of the first slot strictly after `afterWall`; undefined when the pattern has no more slots. */
 export function nextCronSlot(pattern: Cron, afterWall: number): number | undefined {
-  const next = pattern.nextRun(new Date(afterWall));
-  return next === null ? undefined : next.getTime();
+  // Agents sharing a pattern ask for the same slots, each run asks several times, and a
+  // croner look-up is costly: remember a few answers. The first slot after any w in
+  // [from, next) is `next`, since the pattern has no slot in between.
+  let ranges = slotRanges.get(pattern);
+  if (ranges === undefined) slotRanges.set(pattern, (ranges = []));
+  for (const r of ranges) if (afterWall >= r.from && afterWall < r.next) return r.next;
+  const found = pattern.nextRun(new Date(afterWall));
+  if (found === null) return undefined;
+  const next = found.getTime();
+  ranges.push({ from: afterWall, next });
+  if (ranges.length > SLOT_RANGES) ranges.shift();
+  return next;
 }
+
+const SLOT_RANGES = 8;
+const slotRanges = new WeakMap<Cron, { from: number; next: number }[]>();
 
 /** Number of distinct parsed patterns (tests and benchmarks check sharing). */
 export function cronPatternCacheSize(): number {

@@ -17,7 +17,14 @@ export function diffAgents(current: ReadonlyMap<string, ResolvedAgent>, next: Re
 
 /** A comparable form of an agent's config (the shared cron object is left out). */
 export function agentKey(a: ResolvedAgent): string {
-  const s = a.schedule;
-  const schedule = s.kind === "cron" ? { kind: s.kind, expression: s.expression, timezone: s.timezone } : s;
-  return JSON.stringify([a.id, a.sessionKey, a.enabled, schedule, a.activeHours, a.runTimeoutMs]);
+  // Every state save asks; a resolved agent never changes, so compute it once.
+  let key = keys.get(a);
+  if (key === undefined) {
+    const s = a.schedule;
+    const schedule = s.kind === "cron" ? { kind: s.kind, expression: s.expression, timezone: s.timezone } : s;
+    key = JSON.stringify([a.id, a.sessionKey, a.enabled, schedule, a.activeHours, a.runTimeoutMs]);
+    keys.set(a, key);
+  }
+  return key;
 }
+const keys = new WeakMap<ResolvedAgent, string>();

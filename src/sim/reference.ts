@@ -70,9 +70,19 @@ function cronOf(expression: string, timezone: string | undefined): Cron {
 
 /** First cron slot strictly after `wall` (Infinity when none). */
 export function nextSlot(s: Extract<RefSchedule, { kind: "cron" }>, wall: number): number {
-  const next = cronOf(s.expression, s.timezone).nextRun(new Date(wall));
-  return next === null ? Number.POSITIVE_INFINITY : next.getTime();
+  // The checkers ask this for every agent at every check: remember a few answers per
+  // schedule (the first slot after any w in [from, next) is `next`).
+  const key = `${s.expression}\u0000${s.timezone ?? ""}`;
+  let ranges = slotRanges.get(key);
+  if (ranges === undefined) slotRanges.set(key, (ranges = []));
+  for (const r of ranges) if (wall >= r.from && wall < r.next) return r.next;
+  const found = cronOf(s.expression, s.timezone).nextRun(new Date(wall));
+  if (found === null) return Number.POSITIVE_INFINITY;
+  ranges.push({ from: wall, next: found.getTime() });
+  if (ranges.length > 8) ranges.shift();
+  return found.getTime();
 }
+const slotRanges = new Map<string, { from: number; next: number }[]>();
 
 /** The gap between the slots that follow `wall` (a cron agent's cadence there). */
 export function cronCadence(s: Extract<RefSchedule, { kind: "cron" }>, wall: number): number {

@@ -26,6 +26,16 @@ export function memoryStore(): HeartbeatStore {
   let epoch = 0;
   const agents = new Map<string, StoredAgentState>();
   const claims = new Map<string, ClaimRow>();
+  // The reaper looks only at open claims, and forgets finished ones in finish order:
+  // scanning every claim kept for a week made each sweep O(runs in 7 days).
+  const openKeys = new Set<string>();
+  const finished: { key: string; row: ClaimRow }[] = [];
+  let finishedHead = 0;
+  const close = (k: string, row: ClaimRow): void => {
+    claims.set(k, row);
+    openKeys.delete(k);
+    finished.push({ key: k, row });
+  };
   const runs = new Map<string, RunRecord[]>();
   const key = (agentId: string, slotKey: string) => `${agentId}\u0000${slotKey}`;
   const fenced = (e: number) => e < epoch;
@@ -56,6 +66,7 @@ export function memoryStore(): HeartbeatStore {
       const k = key(c.agentId, c.slotKey);
       if (claims.has(k)) return { ok: false, reason: "slot-taken" };
       claims.set(k, { ...c, status: "open", reason: null, finishedAt: null });
+      openKeys.add(k);
       return { ok: true };
     },
     renew(agentId, slotKey, e, leaseExpiresAt) {
@@ -68,19 +79,31 @@ export function memoryStore(): HeartbeatStore {
     finish(agentId, slotKey, e, outcome, finishedAt) {
       const row = claims.get(key(agentId, slotKey));
       if (!row || row.status !== "open" || row.epoch !== e || fenced(e)) return false;
-      claims.set(key(agentId, slotKey), { ...row, status: outcome, finishedAt });
+      close(key(agentId, slotKey), { ...row, status: outcome, finishedAt });
       return true;
     },
     reap(now) {
       const reaped: RunClaim[] = [];
-      for (const [k, row] of claims) {
-        if (row.status === "open" && row.leaseExpiresAt <= now) {
-          claims.set(k, { ...row, status: "aborted", reason: "lease-expired", finishedAt: now });
+      for (const k of openKeys) {
+        const row = claims.get(k);
+        if (row === undefined || row.status !== "open") {
+          openKeys.delete(k);
+        } else if (row.leaseExpiresAt <= now) {
+          close(k, { ...row, status: "aborted", reason: "lease-expired", finishedAt: now });
           const { status: _s, reason: _r, finishedAt: _f, ...claim } = row;
           reaped.push(claim);
-        } else if (row.status !== "open" && (row.finishedAt ?? now) < now - CLAIM_RETENTION_MS) {
-          claims.delete(k);
         }
+      }
+      // Finish order is wall order unless the wall clock stepped back; then a claim is kept a little longer.
+      while (finishedHead < finished.length) {
+        const entry = finished[finishedHead]!;
+        if ((entry.row.finishedAt ?? now) >= now - CLAIM_RETENTION_MS) break;
+        if (claims.get(entry.key) === entry.row) claims.delete(entry.key);
+        finishedHead += 1;
+      }
+      if (finishedHead > 1024 && finishedHead * 2 > finished.length) {
+        finished.splice(0, finishedHead);
+        finishedHead = 0;
       }
       return reaped;
     },

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { Cron } from "croner";
 import { ConfigError } from "../../src/errors.ts";
 import { cronPattern, cronPatternCacheSize, nextCronSlot } from "../../src/policy/cron.ts";
 
@@ -87,5 +89,33 @@ describe("cronPattern", () => {
     const before = cronPatternCacheSize();
     expect(() => cronPattern("0 9 * * *", "Mars/Olympus", "cron")).toThrow(/^cron: "0 9 \* \* \*" is not a cron expression: .*Mars\/Olympus/);
     expect(cronPatternCacheSize()).toBe(before);
+  });
+});
+
+describe("nextCronSlot's shared answers", () => {
+  // The look-up cache must never change an answer, whatever order agents ask in (across DST too).
+  it("answers exactly as a fresh croner look-up, for any order of questions", () => {
+    const specs: [string, string][] = [
+      ["*/30 * * * *", "America/New_York"],
+      ["30 1 * * *", "America/New_York"],
+      ["30 2 * * *", "Europe/Berlin"],
+      ["0 9 * * 1-5", "Asia/Kolkata"],
+      ["*/10 * * * * *", "UTC"],
+    ];
+    const from = Date.UTC(2026, 9, 30);
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(specs.length - 1), fc.integer({ min: 0, max: 5 * 86_400_000 })), { minLength: 1, maxLength: 60 }),
+        (questions) => {
+          for (const [i, offset] of questions) {
+            const [expression, timezone] = specs[i]!;
+            const wall = from + offset;
+            const fresh = new Cron(expression, { timezone, paused: true }).nextRun(new Date(wall))?.getTime();
+            expect(nextCronSlot(cronPattern(expression, timezone, "f"), wall)).toBe(fresh);
+          }
+        },
+      ),
+      { seed: 20261127, numRuns: 200 },
+    );
   });
 });
