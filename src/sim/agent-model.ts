@@ -10,6 +10,8 @@ import type { KnownBug, Rule } from "./rules.ts";
 export interface RunRec {
   readonly runId: number;
   readonly start: number;
+  /** The runTimeout when it started: a reload during the run does not move its deadline. */
+  readonly timeoutMs: number;
   end: number | undefined;
   watchdogReported: boolean;
 }

@@ -229,7 +229,7 @@ export class Checker {
 
     m.lastRunStart = mono;
     m.recentStarts = [...m.recentStarts.filter((t) => t > mono - p.flood.windowMs), mono];
-    const rec: RunRec = { runId, start: mono, end: undefined, watchdogReported: false };
+    const rec: RunRec = { runId, start: mono, timeoutMs: m.spec.runTimeoutMs, end: undefined, watchdogReported: false };
     m.run = rec;
     m.runs.push(rec);
     if (m.runs.length > 8) m.runs.shift();
@@ -265,8 +265,8 @@ export class Checker {
     }
     if (run && run.end === undefined) {
       run.end = mono;
-      if (mono - run.start > m.spec.runTimeoutMs + 1 && !run.watchdogReported && e.status !== "aborted") {
-        this.fail("run-watchdog", m.spec.id, `run ${run.runId} lasted ${mono - run.start} ms (runTimeout ${m.spec.runTimeoutMs} ms)`);
+      if (mono - run.start > run.timeoutMs + 1 && !run.watchdogReported && e.status !== "aborted") {
+        this.fail("run-watchdog", m.spec.id, `run ${run.runId} lasted ${mono - run.start} ms (runTimeout ${run.timeoutMs} ms)`);
       }
     }
     if (e.status === "ran") {
@@ -351,9 +351,9 @@ export class Checker {
       const orphaned = inFlight.some((c) => m.orphans.has(c.seq));
       if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`, orphaned ? "crash-leaves-run-unaborted" : undefined);
       const run = m.run && m.run.end === undefined ? m.run : undefined;
-      if (run && !run.watchdogReported && mono - run.start > m.spec.runTimeoutMs + 1) {
+      if (run && !run.watchdogReported && mono - run.start > run.timeoutMs + 1) {
         run.watchdogReported = true;
-        this.fail("run-watchdog", id, `run ${run.runId} in flight for ${mono - run.start} ms (runTimeout ${m.spec.runTimeoutMs} ms)`);
+        this.fail("run-watchdog", id, `run ${run.runId} in flight for ${mono - run.start} ms (runTimeout ${run.timeoutMs} ms)`);
       }
       if (m.held && m.live && !run && mono > m.held.by) {
         this.fail("deferral-retry", id, `held [${m.held.reasons.join(", ")}] not looked at again by ${m.held.by} (mono)`);

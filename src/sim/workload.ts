@@ -134,7 +134,8 @@ export function burst(world: World, count: number, gapMs: number, fn: (i: number
 
 function randomTarget(world: World, rng: Rng): string {
   const ids = world.configs.map((a) => a.id);
-  return rng.chance(0.03) ? "ghost-agent" : rng.pick(ids);
+  // A reload may have removed every agent of a small fleet: then only ghosts are left to wake.
+  return rng.chance(0.03) || ids.length === 0 ? "ghost-agent" : rng.pick(ids);
 }
 
 function coalesce(rng: Rng): Partial<WakeRequest> {
