@@ -33,9 +33,20 @@ export type HeartbeatRef = ActorRefFrom<typeof heartbeatMachine>;
  */
 export type LifecycleEffect =
   /** Start a created actor; `kick` when it carries held wakes to decide at once. */
-  | { readonly kind: "start"; readonly agentId: string; readonly ref: HeartbeatRef; readonly kick: boolean }
-  /** Stop an actor (a run in flight is aborted and recorded); `retire` keeps its last state for reports. */
-  | { readonly kind: "stop"; readonly agentId: string; readonly ref: HeartbeatRef; readonly retire: boolean };
+  | {
+      readonly kind: "start";
+      readonly agentId: string;
+      readonly ref: HeartbeatRef;
+      readonly kick: boolean;
+      /** A config newer than the one it was restarted with (the reload whose UPDATE crashed it): applied once started. */
+      readonly update?: { readonly agent: ResolvedAgent; readonly policy: ResolvedPolicy } | undefined;
+    }
+  /**
+   * Stop an actor (a run in flight is aborted and recorded); `retire` keeps its last state for
+   * reports; `dropsWakes` when its held wakes end here (removed or disabled, not a gateway stop,
+   * whose store keeps them) and must be recorded as skipped.
+   */
+  | { readonly kind: "stop"; readonly agentId: string; readonly ref: HeartbeatRef; readonly retire: boolean; readonly dropsWakes: boolean };
 
 export interface GatewayDeps extends HeartbeatDeps {
   /** Where every child's emitted event goes (wired at creation, so no child is ever unheard). */
@@ -69,6 +80,17 @@ export interface GatewayContext {
   readonly failed: Set<string>;
   /** Last state of agents whose actor was stopped (disabled, failed, gateway stopped), for reports and the store. */
   readonly retired: Map<string, CarriedState>;
+  /**
+   * The last run id of every agent whose actor was stopped, removed ones too: an agent
+   * enabled or added back continues its ids (a wake-driven run's claim key is its id, and
+   * a repeated id would find the earlier run's claim and be skipped 'slot-taken').
+   */
+  readonly lastRunIds: Map<string, number>;
+  /**
+   * Every agent's config as the last reload gave it. An actor that crashes deciding an
+   * UPDATE rolls back to its old config; its restart is handed this one again.
+   */
+  readonly configs: Map<string, ResolvedAgent>;
 }
 
 export type GatewayEvent =
@@ -99,23 +121,32 @@ function startChild(
     parent: self,
     id,
     systemId: heartbeatSystemId(agent.id),
-    input: { agent, policy, deps: context.deps, ...carried },
+    input: { agent, policy, deps: context.deps, ...carried, runSeq: Math.max(carried?.runSeq ?? 0, context.lastRunIds.get(agent.id) ?? 0) },
   });
   ref.on("*", context.deps.sink);
   context.refs.set(agent.id, ref);
   context.owners.set(id, agent.id);
   context.incarnation.set(agent.id, n);
   context.retired.delete(agent.id);
-  context.deps.lifecycle({ kind: "start", agentId: agent.id, ref, kick: (carried?.restore?.pending.length ?? 0) > 0 });
+  const latest = context.configs.get(agent.id);
+  const update = latest !== undefined && latest !== agent ? { agent: latest, policy } : undefined;
+  context.configs.set(agent.id, latest ?? agent);
+  context.deps.lifecycle({ kind: "start", agentId: agent.id, ref, kick: (carried?.restore?.pending.length ?? 0) > 0, update });
   return ref;
 }
 
-function stopChild(context: GatewayContext, agentId: string, retire = true): void {
+/** An interval agent's restored slot counts in elapsed time; with active hours it may be an opening, a wall time. */
+function restoredInterval(agent: ResolvedAgent): number | undefined {
+  return agent.schedule.kind === "interval" && agent.activeHours === undefined ? agent.schedule.everyMs : undefined;
+}
+
+function stopChild(context: GatewayContext, agentId: string, retire = true, dropsWakes = true): void {
   const ref = context.refs.get(agentId);
   if (!ref) return;
   context.refs.delete(agentId);
   context.owners.delete(ref.id);
-  context.deps.lifecycle({ kind: "stop", agentId, ref, retire });
+  context.lastRunIds.set(agentId, ref.getSnapshot().context.runSeq);
+  context.deps.lifecycle({ kind: "stop", agentId, ref, retire, dropsWakes });
 }
 
 export const gatewayMachine = setup({
@@ -135,7 +166,14 @@ export const gatewayMachine = setup({
       // Children are created inside an assign resolver, not a custom action: creating an
       // actor resolves its initial context, which XState only allows outside custom actions.
       enqueue.assign(({ self }) => {
+        // Stored agents not started now (disabled) continue their run ids when enabled later.
+        for (const [id, stored] of event.stored) {
+          const last = stored.lastRunId ?? stored.runCount + stored.skipCount;
+          if (last > (context.lastRunIds.get(id) ?? 0)) context.lastRunIds.set(id, last);
+        }
+        for (const agent of [...diff.update, ...diff.add]) context.configs.set(agent.id, agent);
         for (const id of diff.remove) {
+          context.configs.delete(id);
           stopChild(context, id, false);
           context.retired.delete(id);
           context.failed.delete(id);
@@ -158,7 +196,7 @@ export const gatewayMachine = setup({
           }
           // Resume where it was; a schedule changed while down starts a fresh phase.
           const fresh = stored.configKey === agentKey(agent) ? undefined : firstDue(agent, event.now);
-          const c = decodeAgent(stored, event.now, fresh);
+          const c = decodeAgent(stored, event.now, fresh, restoredInterval(agent));
           startChild(context, self, agent, policy, {
             restore: c.s,
             openAlerts: c.openAlerts,
@@ -178,11 +216,15 @@ export const gatewayMachine = setup({
       const now = context.deps.clock.now();
       const admitted = admitRestart(context.restarts.get(agentId) ?? [], now.mono, context.policy.restart);
       const prev = crashed.getSnapshot().context;
+      context.lastRunIds.set(agentId, prev.runSeq);
       context.owners.delete(childId);
       context.refs.delete(agentId);
       context.restarts.set(agentId, admitted.recent);
       const lost = prev.run;
-      if (lost) context.deps.ledger?.end(agentId, lost.id, "aborted");
+      if (lost) {
+        context.deps.runs?.abort(agentId, lost.id, "crashed");
+        context.deps.ledger?.end(agentId, lost.id, "aborted");
+      }
       if (lost) {
         // The run in flight died with the actor (its signal aborted): record it, never leave a start unfinished.
         enqueue.emit({
@@ -198,6 +240,9 @@ export const gatewayMachine = setup({
       }
       if (!admitted.ok) {
         context.failed.add(agentId);
+        // Wakes it held die with it: recorded, never silently.
+        const held = prev.s.pending.map((w) => w.reason);
+        if (held.length > 0) enqueue.emit({ type: "wake-skipped", agentId, at: now.wall, reason: "failed", reasons: held });
         context.retired.set(agentId, { s: prev.s, openAlerts: prev.alerts, timedOut: prev.timedOut, runSeq: prev.runSeq });
         enqueue.emit({ type: "alert", agentId, at: now.wall, kind: "restart-limit", state: "open", message: alertMessage("restart-limit", agentId) });
         return;
@@ -222,7 +267,7 @@ export const gatewayMachine = setup({
       });
     }),
     stopAll: ({ context }) => {
-      for (const id of [...context.refs.keys()]) stopChild(context, id);
+      for (const id of [...context.refs.keys()]) stopChild(context, id, true, false);
     },
   },
 }).createMachine({
@@ -236,6 +281,8 @@ export const gatewayMachine = setup({
     restarts: new Map(),
     failed: new Set(),
     retired: new Map(),
+    lastRunIds: new Map(),
+    configs: new Map(),
   }),
   initial: "serving",
   states: {

@@ -68,25 +68,43 @@ export interface RunActorInput {
 /** The host's runHeartbeat as an actor; its AbortSignal aborts whenever `running` is left. */
 export const runHeartbeatActor = fromPromise<HostResult, RunActorInput>(async ({ input, signal }) => {
   const { deps, agentId, sessionKey, runId, slotKey, reasons } = input;
+  // Our own controller, tied to the actor's signal: the supervisor can also abort it when the
+  // actor crashes (a crashed actor does not stop its invoked run).
+  const ctl = new AbortController();
+  const own = ctl.signal;
+  signal.addEventListener("abort", () => ctl.abort(signal.reason), { once: true });
+  deps.runs?.started(agentId, runId, ctl);
   if (deps.ledger) {
     // The slot is claimed before the host is called: a slot runs at most once.
     const claim = await deps.ledger.begin(agentId, runId, slotKey);
-    if (!claim.ok) return { status: "skipped", reason: claim.reason };
-    if (signal.aborted) return { status: "skipped", reason: "aborted" };
+    if (!claim.ok) {
+      deps.runs?.ended(agentId, runId);
+      return { status: "skipped", reason: claim.reason };
+    }
+    if (own.aborted) {
+      deps.runs?.ended(agentId, runId);
+      return { status: "skipped", reason: "aborted" };
+    }
   }
   const promise = Promise.resolve().then(() =>
     deps.runHeartbeat({
       agentId,
       ...(sessionKey === undefined ? {} : { sessionKey }),
       reasons: [...reasons],
-      signal,
+      signal: own,
     }),
   );
   // A host promise that settles after we gave up is recorded, never counted (seed 001).
   promise.then(
-    () => signal.aborted && deps.onLateSettlement(agentId, runId, "resolved"),
+    () => {
+      deps.runs?.ended(agentId, runId);
+      if (own.aborted) deps.onLateSettlement(agentId, runId, "resolved");
+    },
     // A host that rejects because we aborted it did what it was asked: not a late settlement.
-    (err: unknown) => signal.aborted && err !== signal.reason && !isAbortError(err) && deps.onLateSettlement(agentId, runId, "rejected"),
+    (err: unknown) => {
+      deps.runs?.ended(agentId, runId);
+      if (own.aborted && err !== own.reason && !isAbortError(err)) deps.onLateSettlement(agentId, runId, "rejected");
+    },
   );
   return promise;
 });
@@ -191,7 +209,9 @@ export const heartbeatMachine = setup({
       if (d?.kind !== "run") return;
       const now = nowOf(context);
       const id = context.runSeq + 1;
-      const slot = d.ranSlot ? dueWall(context.s.due, now) : undefined;
+      // A cron slot is a wall time every process agrees on; an interval slot is not (the wall
+      // clock can step back onto an earlier slot's key), so interval runs claim themselves.
+      const slot = d.ranSlot && context.agent.schedule.kind === "cron" ? dueWall(context.s.due, now) : undefined;
       const slotKey = slot === undefined ? `run:${id}` : `slot:${Math.round(slot)}`;
       enqueue.assign({
         s: runStarted(context.agent, context.s, d, now, context.policy),

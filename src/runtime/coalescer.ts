@@ -66,8 +66,14 @@ export class Coalescer {
     return [...entry.reasons];
   }
 
-  clear(): void {
-    for (const [target, entry] of this.pending) this.cancel(target, entry);
+  /** Drop everything pending; returns what was dropped, per target, for the caller to record. */
+  clear(): Array<[string, string[]]> {
+    const dropped: Array<[string, string[]]> = [];
+    for (const [target, entry] of this.pending) {
+      this.cancel(target, entry);
+      dropped.push([target, [...entry.reasons]]);
+    }
+    return dropped;
   }
 
   get size(): number {

@@ -20,6 +20,8 @@ import { agentKey, diffAgents } from "./diff.ts";
 import { HandlerSlot } from "./handler-slot.ts";
 import { agentHealth, type AgentMachineState } from "./health.ts";
 import { RunLedger } from "./ledger.ts";
+import { RunRegistry } from "./run-registry.ts";
+import { CrashCarry } from "./crash-carry.ts";
 import { operatorControls, runRecord } from "./operator.ts";
 import { defaultLogger, logEvent } from "./log.ts";
 import { Persister } from "./persistence.ts";
@@ -100,10 +102,13 @@ export function createGateway(options: GatewayOptions): Gateway {
         const e = effects[i]!;
         if (e.kind === "start") {
           e.ref.start();
-          // Held wakes carried over are decided at once, not at the next slot.
-          if (e.kick) e.ref.send({ type: "WAKE", wakes: [] });
+          if (e.update) e.ref.send({ type: "UPDATE", ...e.update });
+          // Held wakes carried over (stored, or a crashed decision's) are decided at once, not at the next slot.
+          carry.started(e.agentId, e.ref, e.kick);
         } else {
+          const held = e.dropsWakes ? e.ref.getSnapshot().context.s.pending.map((w) => w.reason) : [];
           e.ref.send({ type: "STOP" });
+          if (held.length > 0) dispatch({ type: "wake-skipped", agentId: e.agentId, at: clock.now().wall, reason: "stopped", reasons: held });
           if (e.retire) {
             const c = e.ref.getSnapshot().context;
             actor.getSnapshot().context.retired.set(e.agentId, { s: c.s, openAlerts: c.alerts, timedOut: c.timedOut, runSeq: c.runSeq });
@@ -122,6 +127,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     runHeartbeat: options.runHeartbeat,
     lanes: options.lanes ?? {},
     ledger,
+    runs: new RunRegistry(),
     sink: dispatch,
     lifecycle: (effect) => {
       effects.push(effect);
@@ -172,13 +178,10 @@ export function createGateway(options: GatewayOptions): Gateway {
       return;
     }
     ref.send({ type: "WAKE", wakes });
-    if (ref.getSnapshot().status !== "error") return;
-    // Deciding this wake crashed the actor, and its state rolled back to before it:
-    // hand the wake to the restarted actor, or record it when there is none.
-    const next = refOf(agentId);
-    if (next && next !== ref) next.send({ type: "WAKE", wakes });
-    else dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "failed", reasons });
+    // Deciding this wake crashed the actor, and its state rolled back to before it.
+    if (ref.getSnapshot().status === "error") carry.crashed(agentId, ref, wakes);
   };
+  const carry = new CrashCarry(refOf, dispatch, clock);
 
   // Seed 000: the delivery handler is owned by generation; a reload installs a new one
   // and disposes the old through its own disposer, which can never clear the newer one.
@@ -317,7 +320,11 @@ export function createGateway(options: GatewayOptions): Gateway {
         clock.clearTimeout(sweepTimer);
         clock.clearTimeout(reapTimer);
         clock.clearTimeout(reopenTimer);
-        coalescer.clear();
+        // Wakes still coalescing are not silently dropped: each is recorded as skipped.
+        for (const [agentId, reasons] of coalescer.clear()) {
+          dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "stopped", reasons });
+        }
+        carry.clear();
         handlers.clearQueue();
         disposeHandler();
         if (wasStarted) {
@@ -372,7 +379,8 @@ export function createGateway(options: GatewayOptions): Gateway {
         for (const a of diff.update) if (failed(a.id) || !a.enabled) resolveAlertsOf(a.id);
         send({ type: "APPLY", diff, policy, stored: new Map(), now: clock.now() });
         persister.remove(diff.remove);
-        for (const a of diff.update) persister.markDirty(a.id);
+        // Added agents are saved at once: one added back keeps its run ids across a restart.
+        for (const a of [...diff.update, ...diff.add]) persister.markDirty(a.id);
         installHandler();
       };
       const result = reloads.then(run);

@@ -23,12 +23,20 @@ export interface RunLedgerPort {
   end(agentId: string, runId: number, status: RunStatus): void;
 }
 
+/** Runs in flight, so the supervisor can abort one whose actor crashed (its own signal would never fire). */
+export interface RunRegistryPort {
+  started(agentId: string, runId: number, abort: AbortController): void;
+  ended(agentId: string, runId: number): void;
+  abort(agentId: string, runId: number, reason: string): void;
+}
+
 /** What a heartbeat actor needs from outside. One object shared by every agent of a gateway. */
 export interface HeartbeatDeps {
   readonly clock: Clock;
   readonly runHeartbeat: RunHeartbeat;
   readonly lanes: Lanes;
   readonly ledger?: RunLedgerPort | undefined;
+  readonly runs?: RunRegistryPort | undefined;
   /** A timed-out or aborted run's promise settled after all; recorded, never counted. */
   onLateSettlement(agentId: string, runId: number, settled: "resolved" | "rejected"): void;
 }

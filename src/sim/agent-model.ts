@@ -38,34 +38,18 @@ export interface AgentModel {
   run: RunRec | undefined;
   runs: RunRec[];
   maxRunId: number;
+  /** Not in the config (removed by a reload); its stored state is deleted. */
+  removed: boolean;
   alerts: Set<string>;
   zeroStreak: number;
   /** Deferral obligation: reasons held, to be decided again by `by` (mono). */
   held: { reasons: readonly string[]; by: number } | undefined;
-  /** The actor was recreated (process crash with a run in flight, re-enabled, re-added): ids may repeat (known bug). */
-  idsMayRepeat: boolean;
-  /** Monotonic times the supervisor restarted this agent's actor. */
-  restarts: number[];
-  /** Resumed from the store and not run since (its due slot is wall time now), and the wall clock jumped meanwhile. */
-  restoredDue: boolean;
-  jumpedSinceRestore: boolean;
-  /** A slot ran off such a shifted restored due: schedule checks near it are explained by the same bug. */
-  shiftedUntil: number;
-  /** The actor was restarted during a reload and may run the config from before it (known bug). */
-  staleConfig: boolean;
-  /** Host calls of runs recorded aborted by an actor crash (they may still be running: known bug). */
-  orphans: Set<number>;
   /** During a reload: the session key the new config gives it (either may be in force). */
   nextSessionKey: string | undefined | null;
 }
 
 export type Fail = (rule: Rule, agentId: string, detail: string, known?: KnownBug) => void;
 
-/** The known bug a schedule violation of this agent is explained by, if any. */
-function knownScheduleBug(m: AgentModel, mono: number): KnownBug | undefined {
-  if (m.spec.schedule.kind !== "interval") return undefined;
-  return (m.restoredDue && m.jumpedSinceRestore) || mono < m.shiftedUntil ? "restored-interval-follows-wall" : undefined;
-}
 
 interface Now {
   readonly mono: number;
@@ -91,17 +75,11 @@ export function freshModel(spec: RefAgent, now: Now, prev: AgentModel | undefine
     run: prev?.run,
     runs: prev?.runs ?? [],
     maxRunId: prev?.maxRunId ?? 0,
+    removed: false,
     alerts: new Set(),
     zeroStreak: 0,
     held: undefined,
-    idsMayRepeat: prev !== undefined,
-    restarts: prev?.restarts ?? [],
-    restoredDue: false,
-    jumpedSinceRestore: false,
-    shiftedUntil: Number.NEGATIVE_INFINITY,
     nextSessionKey: null,
-    orphans: prev?.orphans ?? new Set(),
-    staleConfig: false,
   };
 }
 
@@ -135,11 +113,10 @@ function firstSlotWall(spec: RefAgent, wall: number): number {
 export function slotRan(m: AgentModel, runId: number, now: Now, fail: Fail): void {
   const s = m.spec.schedule;
   if (s.kind === "interval") {
-    if (m.restoredDue && m.jumpedSinceRestore) m.shiftedUntil = now.mono + 5 * s.everyMs;
     const runs = m.slotRuns;
     for (let i = runs.length - 1, k = 1; i >= 0 && k <= 4; i--, k++) {
       if (now.mono - runs[i]! < (k - 1) * s.everyMs) {
-        fail("slot-budget", m.spec.id, `slot run ${runId}: ${k + 1} scheduled runs within ${now.mono - runs[i]!} ms (every ${s.everyMs} ms)`, knownScheduleBug(m, now.mono));
+        fail("slot-budget", m.spec.id, `slot run ${runId}: ${k + 1} scheduled runs within ${now.mono - runs[i]!} ms (every ${s.everyMs} ms)`);
         break;
       }
     }
@@ -180,7 +157,7 @@ export function checkSilence(m: AgentModel, now: Now, p: RefPolicy, fail: Fail):
   if (s.kind === "interval") {
     if (now.mono > m.expectMono + k * s.everyMs + p.sweepMs + 1) {
       m.silentReported = true;
-      fail("silent-gap", m.spec.id, `no run and no alert ${now.mono - m.expectMono} ms after the slot was due (every ${s.everyMs} ms)`, knownScheduleBug(m, now.mono));
+      fail("silent-gap", m.spec.id, `no run and no alert ${now.mono - m.expectMono} ms after the slot was due (every ${s.everyMs} ms)`);
     }
     return;
   }

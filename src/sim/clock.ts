@@ -153,6 +153,8 @@ export class SimClock {
 
   /** Fires every timer due up to `mono` in order, then sets time to `mono`. */
   async runUntil(mono: number): Promise<void> {
+    // Work the caller started synchronously (a wake delivered just now) settles before time moves, as on a real clock.
+    await this.settle();
     for (;;) {
       const due = this.nextDue();
       if (due === undefined || due > mono) break;

@@ -10,7 +10,6 @@ export type { Rule, Violation } from "./rules.ts";
 export type { AgentModel } from "./agent-model.ts";
 
 /** Rules a stale config (an update lost in a crash) breaks. */
-const CONFIG_RULES = new Set<Rule>(["busy-lane", "slot-budget", "silent-gap", "min-spacing", "event-before-due", "run-watchdog", "phantom-run"]);
 
 export interface ConfigChange {
   /** Agents the runtime starts from nothing ("all" on a fresh process). */
@@ -66,8 +65,7 @@ export class Checker {
   }
 
   fail(rule: Rule, agentId: string | undefined, detail: string, explained?: KnownBug): void {
-    const m = agentId === undefined ? undefined : this.agents.get(agentId);
-    const known = explained ?? (m?.staleConfig && CONFIG_RULES.has(rule) ? "crash-loses-config-update" : undefined);
+    const known = explained;
     const key = known !== undefined && this.opts.tolerateKnown ? `${rule} (known: ${known})` : this.opts.tolerate?.has(rule) ? rule : undefined;
     if (key !== undefined) {
       this.tolerated.set(key, (this.tolerated.get(key) ?? 0) + 1);
@@ -92,8 +90,6 @@ export class Checker {
       const m = this.agents.get(spec.id);
       if (!m) continue;
       m.nextSessionKey = spec.sessionKey;
-      // An update that reaches the actor replaces a config lost in an earlier crash.
-      if (JSON.stringify(m.spec) !== JSON.stringify(spec)) m.staleConfig = false;
     }
   }
 
@@ -109,7 +105,11 @@ export class Checker {
     const now = this.opts.clock.now();
     this.down = false;
     this.inReload = false;
-    for (const m of this.agents.values()) m.nextSessionKey = null;
+    for (const m of this.agents.values()) {
+      m.nextSessionKey = null;
+      // Removal deletes an agent's stored state: a new process added it back as a new agent, ids from 1.
+      if (change.restart && m.removed) m.maxRunId = 0;
+    }
     const seen = new Set<string>();
     for (const spec of specs) {
       seen.add(spec.id);
@@ -126,15 +126,16 @@ export class Checker {
           m.failed = false;
           // The process was down: nothing could run or alert meanwhile; a missed slot is due at once.
           m.expectMono = Math.max(m.expectMono, now.mono);
+          // After a wall step the stored (wall) slot is off by the step: the runtime places an
+          // interval slot at most one interval away (src/store/codec.ts), so it may be that late.
+          const s = spec.schedule;
+          if (change.uncertain && s.kind === "interval") m.expectMono = Math.max(m.expectMono, now.mono + s.everyMs);
           m.overdueSince = undefined;
           m.silentReported = false;
-          // A wall jump since the state was saved shifts the restored (wall) times as much as one after;
-          // a shift restored earlier and not yet run off is saved and restored again.
-          m.jumpedSinceRestore = (m.restoredDue && m.jumpedSinceRestore) || change.uncertain === true;
-          m.restoredDue = true;
         }
       }
       const wasLive = m.live;
+      m.removed = false;
       m.live = spec.enabled && !m.failed;
       if (wasLive && !m.live) {
         m.held = undefined;
@@ -142,6 +143,7 @@ export class Checker {
       }
     }
     for (const [id, m] of this.agents) {
+      if (!seen.has(id)) m.removed = true;
       if (!seen.has(id) && m.live) {
         m.live = false;
         m.held = undefined;
@@ -175,9 +177,6 @@ export class Checker {
         this.wakes.resolve(e.agentId, e.reasons, seq, e.reason);
         break;
       case "agent-restarted":
-        if (m && this.inReload) m.staleConfig = true;
-        if (m) m.restarts.push(now.mono);
-        if (m && m.restarts.length > 8) m.restarts.shift();
         break;
       case "alert":
         if (!m) break;
@@ -202,8 +201,8 @@ export class Checker {
     if (!m.live) this.fail("disabled-ran", id, `run ${runId} started while the agent is ${m.failed ? "failed" : "disabled or removed"}`);
     if (m.run && m.run.end === undefined) this.fail("one-run-in-flight", id, `run ${runId} started while run ${m.run.runId} is in flight`);
     if (runId <= m.maxRunId) {
-      this.fail("run-ids", id, `run id ${runId} reused (ids so far up to ${m.maxRunId})`, m.idsMayRepeat ? "run-ids-not-unique" : undefined);
-    } else m.idsMayRepeat = false;
+      this.fail("run-ids", id, `run id ${runId} reused (ids so far up to ${m.maxRunId})`);
+    }
     m.maxRunId = Math.max(m.maxRunId, runId);
     const busy = this.busyFor(m);
     if (busy) this.fail("busy-lane", id, `run ${runId} started while the ${busy} lane is busy`);
@@ -234,7 +233,6 @@ export class Checker {
     m.runs.push(rec);
     if (m.runs.length > 8) m.runs.shift();
     m.held = undefined;
-    m.restoredDue = false;
     // Any run restarts an interval; a cron slot moves only when the slot ran.
     if (m.spec.schedule.kind === "interval") m.expectMono = mono + m.spec.schedule.everyMs;
     m.overdueSince = undefined;
@@ -248,18 +246,14 @@ export class Checker {
     if (e.status === "skipped" && e.reason === "slot-taken") {
       const s = m.spec.schedule;
       const j = this.lastBackJump;
-      // Any interval slot whose due time was converted to wall time after a step back can collide (held ones too).
-      const afterBackJump = s.kind === "interval" && j !== undefined;
-      const known = m.idsMayRepeat ? "run-ids-not-unique" : afterBackJump ? "wall-jump-collides-interval-claims" : undefined;
       // A cron slot is a wall-clock instant: after the wall clock stepped back, a slot that already ran comes round
       // again, and its claim rightly says so.
       const cronRepeat = s.kind === "cron" && e.reasons.includes("cron-slot") && j !== undefined;
-      if (!cronRepeat) this.fail("claim-collision", m.spec.id, `run ${e.runId} [${e.reasons.join(", ")}] could not claim its own slot`, known);
+      if (!cronRepeat) this.fail("claim-collision", m.spec.id, `run ${e.runId} [${e.reasons.join(", ")}] could not claim its own slot`);
     }
     const run = m.run;
     // A run lost with its crashed actor is recorded by the supervisor (maybe after a newer run started).
     const crashed = e.status === "aborted" && e.reason === "crashed";
-    if (crashed) for (const c of this.opts.host.inFlight(m.spec.id)) m.orphans.add(c.seq);
     if ((!run || run.end !== undefined || run.runId !== e.runId) && !crashed) {
       this.fail("one-run-in-flight", m.spec.id, `run-finished ${e.runId} (${e.status}) without a matching run in flight`);
     }
@@ -304,8 +298,7 @@ export class Checker {
       if (m.run && m.run.end === undefined) this.fail("run-after-stop", m.spec.id, `run ${m.run.runId} still in flight after stop() (no run-finished)`);
       const open = this.opts.host.inFlight(m.spec.id);
       if (open.length > 0) {
-        const orphaned = open.some((c) => m.orphans.has(c.seq));
-        this.fail("run-after-stop", m.spec.id, `${open.length} host call(s) not aborted by stop()`, orphaned ? "crash-leaves-run-unaborted" : undefined);
+        this.fail("run-after-stop", m.spec.id, `${open.length} host call(s) not aborted by stop()`);
       }
       m.held = undefined;
     }
@@ -335,7 +328,6 @@ export class Checker {
     for (const m of this.agents.values()) {
       m.held = undefined;
       m.overdueSince = undefined;
-      if (m.restoredDue) m.jumpedSinceRestore = true;
     }
   }
 
@@ -348,8 +340,7 @@ export class Checker {
     for (const m of this.down ? [] : this.agents.values()) {
       const id = m.spec.id;
       const inFlight = this.opts.host.inFlight(id);
-      const orphaned = inFlight.some((c) => m.orphans.has(c.seq));
-      if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`, orphaned ? "crash-leaves-run-unaborted" : undefined);
+      if (inFlight.length > 1) this.fail("one-run-in-flight", id, `${inFlight.length} host calls in flight at once`);
       const run = m.run && m.run.end === undefined ? m.run : undefined;
       if (run && !run.watchdogReported && mono - run.start > run.timeoutMs + 1) {
         run.watchdogReported = true;
@@ -379,16 +370,5 @@ export class Checker {
       if (r.start <= t && (r.end === undefined || r.end >= t)) return r.end ?? Number.POSITIVE_INFINITY;
     }
     return undefined;
-  }
-
-  /** Did the supervisor restart this agent's actor within [from, to] (mono)? */
-  restartedWithin(agentId: string, from: number, to: number): boolean {
-    return this.agents.get(agentId)?.restarts.some((t) => t >= from && t <= to) ?? false;
-  }
-
-  /** Did the supervisor restart this agent's actor more than once within [from, to] (mono)? */
-  restartedTwice(agentId: string, from: number, to: number): boolean {
-    const m = this.agents.get(agentId);
-    return (m?.restarts.filter((t) => t >= from && t <= to).length ?? 0) >= 2;
   }
 }

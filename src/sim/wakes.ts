@@ -14,6 +14,8 @@ interface WakeRec {
 
 /** Deferral reasons that may hold an immediate wake (DESIGN: flood guard, busy lanes). */
 const MAY_HOLD_IMMEDIATE = new Set(["flood", "main-lane-busy", "session-lane-busy"]);
+/** An agent that cannot run ends an immediate wake with a record: stopped, disabled, or failed (past its restart limit). */
+const MAY_END_IMMEDIATE = new Set(["stopped", "disabled", "failed"]);
 
 /**
  * The wake side of the reference model: every accepted wake is outstanding until an
@@ -103,12 +105,11 @@ export class WakeBook {
       if (!w.immediate) continue;
       if (how === "run") {
         if (mono > w.deadline && this.c.runCovering(agentId, w.deadline) === undefined) {
-          const known = this.c.restartedWithin(agentId, w.requestMono, w.deadline) ? "crash-delays-wake" : undefined;
-          this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" ran ${mono - w.deadline} ms after its coalesce window`, known);
+          this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" ran ${mono - w.deadline} ms after its coalesce window`);
         }
       } else if (how === "not-due" || how === "min-spacing") {
         this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" was held with "${how}" (only flood or a busy lane may hold it)`);
-      } else if (!MAY_HOLD_IMMEDIATE.has(how) && how !== "stopped" && how !== "disabled") {
+      } else if (!MAY_HOLD_IMMEDIATE.has(how) && !MAY_END_IMMEDIATE.has(how)) {
         this.c.fail("immediate-on-time", agentId, `immediate wake "${w.reason}" was skipped with "${how}"`);
       }
     }
@@ -163,12 +164,7 @@ export class WakeBook {
         // Delivered into a run in flight: folded, decided when that run ends.
         const by = this.c.runCovering(agentId, w.deadline) ?? w.deadline;
         if (mono > by) {
-          const known = this.c.restartedTwice(agentId, w.requestMono, by)
-            ? "repeat-crash-loses-wake"
-            : this.c.restartedWithin(agentId, w.requestMono, by)
-              ? "crash-delays-wake"
-              : undefined;
-          this.c.fail("wake-accounted", agentId, `wake "${w.reason}" (requested at ${w.requestMono}) neither ran nor was deferred or skipped`, known);
+          this.c.fail("wake-accounted", agentId, `wake "${w.reason}" (requested at ${w.requestMono}) neither ran nor was deferred or skipped`);
         } else keep.push(w);
       }
       this.outstanding.set(agentId, keep);
@@ -186,7 +182,7 @@ export class WakeBook {
     for (const [agentId, list] of this.outstanding) {
       for (const w of list) {
         if (w.deadline > mono) {
-          this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() while coalescing, without a skip event`, "stop-drops-wakes");
+          this.c.fail("wake-accounted", agentId, `wake "${w.reason}" dropped by stop() while coalescing, without a skip event`);
         } else this.carried.push(w);
       }
     }
@@ -224,7 +220,7 @@ export class WakeBook {
     const keep: WakeRec[] = [];
     for (const w of this.outstanding.get(agentId) ?? []) {
       if (w.deadline <= mono && this.c.runCovering(agentId, w.deadline) !== undefined) {
-        this.c.fail("wake-accounted", agentId, `wake "${w.reason}" folded into a run, then dropped when the agent was ${removed ? "removed" : "disabled"}, without a skip event`, "stop-drops-wakes");
+        this.c.fail("wake-accounted", agentId, `wake "${w.reason}" folded into a run, then dropped when the agent was ${removed ? "removed" : "disabled"}, without a skip event`);
       } else keep.push(w);
     }
     this.outstanding.set(agentId, keep);

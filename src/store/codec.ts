@@ -16,6 +16,12 @@ export interface CarriedState {
 
 const toWall = (mono: number, now: Instant): number => Math.round(now.wall + (mono - now.mono));
 const toMono = (wall: number, now: Instant): number => now.mono + (wall - now.wall);
+/**
+ * A time that was in the past when saved. If the wall clock stepped back while the process
+ * was down it would come back in the future (a busy lane that never looks wedged, a flood
+ * window that never ends): it is at most now.
+ */
+const pastMono = (wall: number, now: Instant): number => Math.min(toMono(wall, now), now.mono);
 
 /** Monotonic times become wall times: the only clock that means anything after a restart. */
 export function encodeAgent(agentId: string, configKey: string, c: CarriedState, now: Instant): StoredAgentState {
@@ -44,21 +50,31 @@ export function encodeAgent(agentId: string, configKey: string, c: CarriedState,
 }
 
 /**
- * Back to a live state. The stored due slot is kept as a wall time (so a slot missed
- * while down is due at once, and runs once); `freshDue` replaces it when the agent's
- * schedule changed while the process was down.
+ * Back to a live state. The stored due slot is a wall time (so a slot missed while down
+ * is due at once, and runs once); `freshDue` replaces it when the agent's schedule changed
+ * while the process was down.
  */
-export function decodeAgent(stored: StoredAgentState, now: Instant, freshDue: Due | undefined): CarriedState {
-  const due: Due = freshDue ?? (stored.dueAt === null ? { kind: "never" } : { kind: "wall", at: stored.dueAt });
+export function decodeAgent(stored: StoredAgentState, now: Instant, freshDue: Due | undefined, intervalMs?: number): CarriedState {
+  // An interval slot is a span of elapsed time: once restored it counts on the monotonic
+  // clock, or a wall step after the restart would silence the agent (or run it early). It
+  // is never more than one interval away: further means the wall clock stepped back while
+  // the process was down, and the agent would be silent for the length of the step.
+  const restored: Due =
+    stored.dueAt === null
+      ? { kind: "never" }
+      : intervalMs !== undefined
+        ? { kind: "mono", at: Math.min(toMono(stored.dueAt, now), now.mono + intervalMs) }
+        : { kind: "wall", at: stored.dueAt };
+  const due: Due = freshDue ?? restored;
   return {
     s: {
       due,
-      lastRunStartMono: stored.lastRunStartAt === null ? undefined : toMono(stored.lastRunStartAt, now),
+      lastRunStartMono: stored.lastRunStartAt === null ? undefined : pastMono(stored.lastRunStartAt, now),
       lastRunAt: stored.lastRunAt ?? undefined,
-      runStarts: stored.runStarts.map((t) => toMono(t, now)),
+      runStarts: stored.runStarts.map((t) => pastMono(t, now)),
       pending: stored.pending.map(wakeFromReason),
-      busy: stored.busy ? { lane: stored.busy.lane, attempt: stored.busy.attempt, sinceMono: toMono(stored.busy.since, now) } : undefined,
-      floodHeldMono: stored.floodHeldAt === null ? undefined : toMono(stored.floodHeldAt, now),
+      busy: stored.busy ? { lane: stored.busy.lane, attempt: stored.busy.attempt, sinceMono: pastMono(stored.busy.since, now) } : undefined,
+      floodHeldMono: stored.floodHeldAt === null ? undefined : pastMono(stored.floodHeldAt, now),
       lastStatus: stored.lastStatus ?? undefined,
       runCount: stored.runCount,
       skipCount: stored.skipCount,
