@@ -9,13 +9,15 @@
  *   sqlite    sqliteStore({ path }) on a fresh file in the OS temp dir
  *   sqlite-floor  the floor: better-sqlite3 inserting the same run rows directly, one
  *             statement per run (WAL), with no runtime around it
- *   postgres  postgresStore(...): pending until src/store exports it and a server is reachable
+ *   postgres  postgresStore(...) on BENCH_POSTGRES_URL, or on a throwaway cluster this bench
+ *             starts (initdb + pg_ctl, as the tests do) when Postgres is installed
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as api from "../src/index.ts";
+import { postgresBinDir, startTestPostgres } from "../test/support/postgres.ts";
 import { isMain, median, reply, round, runChild, type BenchContext, type Figure } from "./lib.ts";
 
 type Structure = "memory" | "sqlite" | "sqlite-floor" | "postgres";
@@ -136,6 +138,20 @@ function floor(path: string, k: number, seconds: number): StoreSample {
 }
 
 export async function bench(ctx: BenchContext): Promise<Figure[]> {
+  // No server given: start a throwaway cluster when Postgres is installed (as the tests do).
+  const own = !process.env.BENCH_POSTGRES_URL && postgresBinDir() !== undefined ? await startTestPostgres("bench") : undefined;
+  if (own) process.env.BENCH_POSTGRES_URL = own.url;
+  try {
+    return await storeFigures(ctx);
+  } finally {
+    if (own) {
+      delete process.env.BENCH_POSTGRES_URL;
+      await own.dispose();
+    }
+  }
+}
+
+async function storeFigures(ctx: BenchContext): Promise<Figure[]> {
   const k = 100;
   const seconds = ctx.quick ? 1 : 5;
   const structures: Structure[] = ["memory", "sqlite", "sqlite-floor", "postgres"];

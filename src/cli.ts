@@ -50,7 +50,8 @@ Options:
   -c, --config <file>    config file, .json, .yaml or .yml (required)
   -p, --port <n>         HTTP port (default 7070, or a free one if 7070 is taken; 0 = any free port)
       --host <addr>      address to bind (default 127.0.0.1)
-      --state <path>     SQLite state file (default ./.heartbeat/state.db)
+      --state <path>     SQLite state file (default ./.heartbeat/state.db; unused with \`store: { postgres }\`)
+      --owner <id>       this gateway's id in agent leases and run claims (default HEARTBEAT_OWNER_ID, else host:pid:random)
       --inspect          also connect @statelyai/inspect (Stately Sky)
       --inspect-url <ws> connect @statelyai/inspect to a WebSocket inspector server instead
       --no-watch         do not reload when the config file changes (SIGHUP still does)
@@ -58,12 +59,17 @@ Options:
 
 Environment:
   HEARTBEAT_TOKEN        API token for the mutations (wake, pause, resume) when the config has no \`token\`
-  HEARTBEAT_LOG_LEVEL    JSON log level without a terminal (default debug: every event)`,
+  HEARTBEAT_LOG_LEVEL    JSON log level without a terminal (default debug: every event)
+  HEARTBEAT_OWNER_ID     this gateway's id (see --owner)
+
+Several gateways: give every process the same config with \`store: { postgres: <url> | env:NAME }\`;
+each agent is then served by one of them, and taken over when its gateway dies (README, "Several gateways").`,
     options: {
       config: { type: "string", short: "c" },
       port: { type: "string", short: "p" },
       host: { type: "string" },
       state: { type: "string" },
+      owner: { type: "string" },
       inspect: { type: "boolean" },
       "inspect-url": { type: "string" },
       "no-watch": { type: "boolean" },
@@ -328,6 +334,7 @@ async function runDaemon(v: Record<string, string | boolean | undefined>): Promi
     portFallback: port === undefined,
     ...(str(v.host) === undefined ? {} : { host: str(v.host) as string }),
     ...(str(v.state) === undefined ? {} : { statePath: str(v.state) as string }),
+    ...(str(v.owner) === undefined ? {} : { ownerId: str(v.owner) as string }),
     inspect: inspectUrl ?? v.inspect === true,
     watch: v["no-watch"] !== true,
   });

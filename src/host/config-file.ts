@@ -14,6 +14,7 @@ import { z } from "zod";
 import { ConfigError } from "../errors.ts";
 import type { AgentConfig, PolicyConfig } from "../index.ts";
 import { resolveAgents, resolvePolicy } from "../policy/config.ts";
+import { storeSchema, storeSpec, type PostgresSpec } from "./store-config.ts";
 
 /** How one agent's heartbeat runs. */
 export type RunSpec =
@@ -35,6 +36,8 @@ export interface DaemonConfig {
   readonly token: string | undefined;
   readonly runners: ReadonlyMap<string, RunSpec>;
   readonly lanes: LaneFiles;
+  /** `store: { postgres, … }`: state on Postgres, agents shared with the other gateways on it (src/host/store-config.ts). */
+  readonly store: PostgresSpec | undefined;
 }
 
 /** A config file that cannot be used; the message is `FILE: path.of.field: problem`. */
@@ -71,6 +74,7 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   agents: z.array(z.unknown()),
+  store: storeSchema.optional(),
 });
 
 /** Reads, parses and validates a config file. Throws ConfigFileError. */
@@ -169,7 +173,7 @@ function validate(raw: unknown, file: string, dir: string): DaemonConfig {
   }
   const main = top.lanes?.main;
   const lanes: LaneFiles = main ? { mainBusyFile: resolve(dir, main.busyFile), sessionBusyFiles } : { sessionBusyFiles };
-  return { file, agents, policy, token: top.token, runners, lanes };
+  return { file, agents, policy, token: top.token, runners, lanes, store: storeSpec(top.store) };
 }
 
 function webhookSpec(value: z.infer<typeof webhookSchema>, at: string): RunSpec {

@@ -7,12 +7,14 @@ import type { FastifyInstance } from "fastify";
 import { watch, type FSWatcher } from "node:fs";
 import { basename, dirname } from "node:path";
 import { pino, type Logger } from "pino";
-import { createGateway, sqliteStore, type Gateway, type RunHeartbeat } from "../index.ts";
+import { ConfigError } from "../errors.ts";
+import { createGateway, type Gateway, type HeartbeatStore, type RunHeartbeat } from "../index.ts";
 import { createServer } from "../server/app.ts";
 import { commandRunner } from "./command-runner.ts";
 import { ConfigFileError, loadConfigFile, type DaemonConfig, type RunSpec } from "./config-file.ts";
 import { attachInspector, type AttachedInspector } from "./inspect.ts";
 import { fileLanes } from "./lanes.ts";
+import { openDaemonStore } from "./store-config.ts";
 import { describeEvent, LiveTable } from "./live-table.ts";
 import { webhookRunner } from "./webhook-runner.ts";
 
@@ -35,6 +37,8 @@ export interface DaemonOptions {
   /** Draw the live table (default: stdout is a TTY). */
   readonly tty?: boolean;
   readonly env?: NodeJS.ProcessEnv;
+  /** This gateway's id in leases and claims (several gateways on one Postgres). Default HEARTBEAT_OWNER_ID, else host:pid:random. */
+  readonly ownerId?: string;
 }
 
 export type ReloadResult = { ok: true; summary: string } | { ok: false; error: string };
@@ -74,12 +78,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (!run) return Promise.reject(new Error(`agent "${ctx.agentId}" has no command or webhook`));
     return run(ctx);
   };
+  const ownerId = options.ownerId ?? env.HEARTBEAT_OWNER_ID;
+  let store: HeartbeatStore;
+  try {
+    store = openDaemonStore(config.store, statePath, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigFileError(options.configPath, err.field, err.problem);
+    throw err;
+  }
   const gateway = createGateway({
     agents: config.agents,
     ...(config.policy === undefined ? {} : { policy: config.policy }),
     runHeartbeat,
     lanes: fileLanes(() => config.lanes),
-    store: sqliteStore({ path: statePath }),
+    store,
+    ...(ownerId ? { ownerId } : {}),
     logger: logger ?? false,
   });
 
@@ -116,6 +129,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         reporter.error(`config reload (${trigger}) failed; keeping the running config: ${error}`, { trigger, error });
         return { ok: false, error };
       }
+      if (JSON.stringify(next.store) !== JSON.stringify(config.store)) {
+        reporter.error("config reload: `store` changes take effect on restart; the running store is kept");
+      }
       if (JSON.stringify(next.policy) !== JSON.stringify(config.policy)) {
         reporter.error("config reload: `policy` changes take effect on restart; the running policy is kept");
       }
@@ -145,7 +161,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   if (tty) {
     table = new LiveTable(out, {
-      title: () => `heartbeat-gateway  ${url}  ·  ${basename(options.configPath)}  ·  state ${statePath}  ·  Ctrl-C to stop`,
+      title: () => `heartbeat-gateway  ${url}  ·  ${basename(options.configPath)}  ·  state ${config.store ? (config.store.shared === false ? "postgres" : "postgres, shared") : statePath}  ·  Ctrl-C to stop`,
       health: () => gateway.health(),
     });
     gateway.subscribe((e) => {

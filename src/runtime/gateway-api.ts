@@ -7,7 +7,8 @@ import type { HeartbeatStore, RunRecord } from "../store/types.ts";
 import type { Clock } from "./clock.ts";
 import type { HealthReport } from "./health.ts";
 import type { Lanes, RunHeartbeat } from "./host.ts";
-import type { WakeReceipt, WakeRequest } from "./wake-request.ts";
+import type { SharedWakeReceipt } from "./ownership.ts";
+import type { WakeRequest } from "./wake-request.ts";
 
 /** The public contract of createGateway (DESIGN.md, "Public contract"). */
 
@@ -36,7 +37,8 @@ export interface GatewayOptions {
 export interface Gateway {
   start(): void;
   stop(): Promise<void>;
-  requestWake(request: WakeRequest): WakeReceipt;
+  /** On a shared store, targets owned by another gateway are forwarded to it: the receipt says `forwarded`. */
+  requestWake(request: WakeRequest): SharedWakeReceipt;
   reload(agents: AgentConfig[]): Promise<void>;
   health(): HealthReport;
   subscribe(listener: (event: HeartbeatEvent) => void): () => void;

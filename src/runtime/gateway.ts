@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { createActor } from "xstate";
-import { gatewayMachine, type ConfigDiff, type GatewayDeps, type HeartbeatRef, type LifecycleEffect } from "../../machines/gateway.ts";
+import { gatewayMachine, type ConfigDiff, type GatewayDeps, type HeartbeatRef } from "../../machines/gateway.ts";
 import { ConfigError } from "../errors.ts";
 import type { HeartbeatEvent } from "../events.ts";
 import { alertMessage, openAgentAlerts } from "../policy/alerts.ts";
@@ -15,30 +15,27 @@ import { memoryStore } from "../store/memory.ts";
 import type { RunRecord, StoredAgentState } from "../store/types.ts";
 import { AlertBook } from "./alert-book.ts";
 import { systemClock } from "./clock.ts";
-import { Coalescer } from "./coalescer.ts";
 import { agentKey, diffAgents } from "./diff.ts";
 import { HandlerSlot } from "./handler-slot.ts";
 import { agentHealth, type AgentMachineState } from "./health.ts";
 import { RunLedger } from "./ledger.ts";
 import { RunRegistry } from "./run-registry.ts";
+import { LifecycleQueue } from "./lifecycle.ts";
 import { CrashCarry } from "./crash-carry.ts";
 import { operatorControls, runRecord } from "./operator.ts";
 import { defaultLogger, logEvent } from "./log.ts";
 import { Persister } from "./persistence.ts";
 import { indexScheduler } from "./scheduler-index.ts";
+import { Ownership } from "./ownership.ts";
+import { gatewayHooks } from "./ownership-glue.ts";
 import { openStore } from "./startup.ts";
 import { StoreHealth } from "./store-health.ts";
 import { wakeTargets } from "./targets.ts";
 import { parseWakeRequest, rejected } from "./wake-request.ts";
+import { deliveryCoalescer, type Delivery } from "./wake-intake.ts";
 import type { Gateway, GatewayOptions } from "./gateway-api.ts";
 
 export type { Gateway, GatewayOptions } from "./gateway-api.ts";
-
-interface Delivery {
-  readonly agentId: string;
-  readonly reasons: string[];
-  readonly forced: boolean;
-}
 
 /** Events after which an agent's stored state is out of date. */
 const PERSISTED = new Set<HeartbeatEvent["type"]>([
@@ -86,42 +83,20 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 
   const storeHealth = new StoreHealth(clock, dispatch, store.location);
-  const ledger = new RunLedger(store, clock, storeHealth, owner, () => epoch, leaseTtlMs);
+  // A shared store (several gateways): only the agents whose lease this gateway holds run here.
+  const shared = store.ownership && new Ownership(store.ownership, store, owner, clock, storeHealth, gatewayHooks({
+    agents: () => agents, opened: () => epoch !== undefined, refOf: (id) => refOf(id), adopt: (list, stored) => adopt(list, stored),
+    stop: (remove) => send({ type: "APPLY", diff: { add: [], update: [], remove }, policy, stored: new Map(), now: clock.now() }),
+    coalescer: () => coalescer, alerts, coalesceMs: policy.coalesceMs, snapshot: (id): StoredAgentState | undefined => snapshotOf(id, clock.now()),
+  }), logger || undefined);
+  const ledger = new RunLedger(shared?.store ?? store, clock, storeHealth, owner, () => epoch, leaseTtlMs, shared !== undefined);
 
-  // Child starts and stops decided by the supervisor, carried out right after its step.
-  let effects: LifecycleEffect[] = [];
-  let draining = false;
-  let drainScheduled = false;
-  const drain = (): void => {
-    if (draining) return;
-    draining = true;
-    let i = 0;
-    try {
-      // Walk by index (shift() on a queue of 100k starts is O(N²)); effects queued meanwhile join the end.
-      for (; i < effects.length; i++) {
-        const e = effects[i]!;
-        if (e.kind === "start") {
-          e.ref.start();
-          if (e.update) e.ref.send({ type: "UPDATE", ...e.update });
-          // Held wakes carried over (stored, or a crashed decision's) are decided at once, not at the next slot.
-          carry.started(e.agentId, e.ref, e.kick);
-        } else {
-          const held = e.dropsWakes ? e.ref.getSnapshot().context.s.pending.map((w) => w.reason) : [];
-          e.ref.send({ type: "STOP" });
-          if (held.length > 0) dispatch({ type: "wake-skipped", agentId: e.agentId, at: clock.now().wall, reason: "stopped", reasons: held });
-          if (e.retire) {
-            const c = e.ref.getSnapshot().context;
-            actor.getSnapshot().context.retired.set(e.agentId, { s: c.s, openAlerts: c.alerts, timedOut: c.timedOut, runSeq: c.runSeq });
-          }
-        }
-      }
-    } finally {
-      // If one threw, the ones after it are still carried out on the next drain.
-      effects = effects.slice(i + 1);
-      draining = false;
-    }
-  };
-
+  const lifecycle = new LifecycleQueue({
+    clock,
+    dispatch,
+    carry: () => carry,
+    retire: (agentId, state) => void actor.getSnapshot().context.retired.set(agentId, state),
+  });
   const deps: GatewayDeps = {
     clock,
     runHeartbeat: options.runHeartbeat,
@@ -129,15 +104,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     ledger,
     runs: new RunRegistry(),
     sink: dispatch,
-    lifecycle: (effect) => {
-      effects.push(effect);
-      if (drainScheduled) return;
-      drainScheduled = true;
-      queueMicrotask(() => {
-        drainScheduled = false;
-        drain();
-      });
-    },
+    lifecycle: (effect) => lifecycle.push(effect),
     onLateSettlement: (agentId, runId, settled) =>
       dispatch({ type: "run-settled-late", agentId, at: clock.now().wall, runId, settled }),
   };
@@ -146,11 +113,11 @@ export function createGateway(options: GatewayOptions): Gateway {
     input: { deps, policy },
     clock: { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id) },
   });
-  indexScheduler(actor.system);
+  indexScheduler(actor.system, clock);
   actor.on("*", (e) => dispatch(e as HeartbeatEvent));
   const send = (event: Parameters<typeof actor.send>[0]): void => {
     actor.send(event);
-    drain();
+    lifecycle.drain();
   };
 
   const refOf = (agentId: string): HeartbeatRef | undefined => actor.getSnapshot().context.refs.get(agentId);
@@ -166,11 +133,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     const retired = actor.getSnapshot().context.retired.get(agentId);
     return retired ? encodeAgent(agentId, agentKey(agent), retired, now) : undefined;
   };
-  const persister = new Persister(store, clock, storeHealth, () => epoch, snapshotOf);
+  const persister = new Persister(shared?.store ?? store, clock, storeHealth, () => epoch, snapshotOf);
 
   const deliverToActor = ({ agentId, reasons, forced }: Delivery): void => {
     const ref = refOf(agentId);
     const wakes = reasons.map(forced ? forcedWake : wakeFromReason);
+    if (!ref && shared?.forwardLate(agentId, reasons, forced)) return;
     if (!ref) {
       const agent = agents.get(agentId);
       const reason = failed(agentId) ? "failed" : agent && !agent.enabled ? "disabled" : "stopped";
@@ -193,15 +161,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     disposeOld();
   };
 
-  const coalescer = new Coalescer(
-    clock,
-    (agentId, reasons, _count, forced) => {
-      if (!handlers.call({ agentId, reasons, forced })) {
-        dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "stopped", reasons });
-      }
-    },
-    (agentId, reasons, count) => dispatch({ type: "wake-coalesced", agentId, at: clock.now().wall, reasons, count }),
-  );
+  const coalescer = deliveryCoalescer(clock, handlers, dispatch);
 
   const sweep = (): void => {
     sweepTimer = clock.setTimeout(sweep, sweepMs);
@@ -219,7 +179,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     reapTimer = clock.setTimeout(reap, leaseTtlMs);
     const record = (claims: Awaited<ReturnType<RunLedger["reap"]>>): void => {
       for (const c of claims) {
-        if (!agents.has(c.agentId)) continue;
+        if (!agents.has(c.agentId) || (shared && !shared.owns(c.agentId))) continue;
         const now = clock.now().wall;
         dispatch({
           type: "run-finished",
@@ -238,9 +198,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     else record(claims);
   };
 
-  const spawnAll = (stored: ReadonlyMap<string, StoredAgentState>): void => {
-    if (status !== "started") return;
-    const diff: ConfigDiff = { add: [...agents.values()], update: [], remove: [] };
+  const adopt = (list: ResolvedAgent[], stored: ReadonlyMap<string, StoredAgentState>): void => {
+    const diff: ConfigDiff = { add: list, update: [], remove: [] };
     send({ type: "APPLY", diff, policy, stored, now: clock.now() });
     // Alert episodes open before the restart are still open: health() reports them, their resolution is heard.
     for (const st of stored.values()) {
@@ -253,8 +212,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Agents new to a durable store (or changed while down) get their phase recorded now, so
     // a restart before their first run keeps it. (A memory store is not worth that at 100k agents.)
     if (store.durable !== false) {
-      for (const a of agents.values()) if (stored.get(a.id)?.configKey !== agentKey(a)) persister.markDirty(a.id);
+      for (const a of list) if (stored.get(a.id)?.configKey !== agentKey(a)) persister.markDirty(a.id);
     }
+  };
+  const spawnAll = (stored: ReadonlyMap<string, StoredAgentState>): void => {
+    if (status !== "started") return;
+    if (shared) shared.start();
+    else adopt([...agents.values()], stored);
     installHandler();
     sweepTimer = clock.setTimeout(sweep, sweepMs);
     reapTimer = clock.setTimeout(reap, leaseTtlMs);
@@ -320,6 +284,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         clock.clearTimeout(sweepTimer);
         clock.clearTimeout(reapTimer);
         clock.clearTimeout(reopenTimer);
+        shared?.halt();
         // Wakes still coalescing are not silently dropped: each is recorded as skipped.
         for (const [agentId, reasons] of coalescer.clear()) {
           dispatch({ type: "wake-skipped", agentId, at: clock.now().wall, reason: "stopped", reasons });
@@ -333,6 +298,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           actor.stop();
           ledger.clear();
           await persister.close();
+          await shared?.stop(); // leases released after the last state is saved
           try {
             await store.close();
           } catch (err) {
@@ -357,8 +323,9 @@ export function createGateway(options: GatewayOptions): Gateway {
         return rejected(t.error);
       }
       const coalesceMs = parsed.value.coalesceMs ?? policy.coalesceMs;
-      for (const id of t.targets) coalescer.request(id, reason, coalesceMs, parsed.value.force === true);
-      return { accepted: true, targets: t.targets };
+      const routed = shared?.route(t.targets, parsed.value); // targets owned by another gateway are forwarded
+      for (const id of routed?.local ?? t.targets) coalescer.request(id, reason, coalesceMs, parsed.value.force === true);
+      return { accepted: true, targets: t.targets, ...routed?.receipt };
     },
 
     reload(next) {
@@ -377,7 +344,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         }
         // A failed agent that is changed gets a fresh start; a disabled one has nothing left to alert on.
         for (const a of diff.update) if (failed(a.id) || !a.enabled) resolveAlertsOf(a.id);
-        send({ type: "APPLY", diff, policy, stored: new Map(), now: clock.now() });
+        send({ type: "APPLY", diff: shared ? shared.scope(diff) : diff, policy, stored: new Map(), now: clock.now() });
         persister.remove(diff.remove);
         // Added agents are saved at once: one added back keeps its run ids across a restart.
         for (const a of [...diff.update, ...diff.add]) persister.markDirty(a.id);
@@ -400,7 +367,7 @@ export function createGateway(options: GatewayOptions): Gateway {
         return agentHealth(agent, s ? { state: "stopped", s } : undefined, failed(agent.id), now);
       });
       const open = alerts.list();
-      return { ok: open.length === 0, agents: list, alerts: open };
+      return { ok: open.length === 0, agents: list, alerts: open, ...(shared && { ownership: shared.report() }) };
     },
 
     ...operator,

@@ -1,4 +1,5 @@
 import type { Alert } from "../events.ts";
+import type { OwnershipReport } from "./ownership.ts";
 import type { RunStatus } from "../policy/outcome.ts";
 import { dueWall } from "../policy/schedule.ts";
 import type { AgentPolicyState } from "../policy/state.ts";
@@ -30,6 +31,8 @@ export interface HealthReport {
   readonly ok: boolean;
   readonly agents: AgentHealth[];
   readonly alerts: Alert[];
+  /** On a shared store: this gateway's id, how many agents it owns, how many gateways share the store. Agents it does not own are listed `stopped`. */
+  readonly ownership?: OwnershipReport;
 }
 
 export function agentHealth(

@@ -22,6 +22,8 @@ export class RunLedger {
     private readonly owner: string,
     private readonly epoch: () => number | undefined,
     readonly leaseTtlMs: number,
+    /** Shared store (several gateways): a claim that cannot be made means no run — ownership is unproven. */
+    private readonly failClosed = false,
   ) {}
 
   begin(agentId: string, runId: number, slotKey: string): Promise<BeginResult> | BeginResult {
@@ -46,7 +48,7 @@ export class RunLedger {
       },
       (err): BeginResult => {
         this.health.failed("claims", err);
-        return { ok: true };
+        return this.failClosed ? { ok: false, reason: "store-unavailable" } : { ok: true };
       },
     );
   }

@@ -7,7 +7,7 @@ import type { Clock } from "./clock.ts";
 export const ALL_AGENTS = "*";
 
 /** What the gateway asks of its store, each failing and recovering on its own. */
-export type StoreChannel = "open" | "state" | "claims" | "reaper" | "history";
+export type StoreChannel = "open" | "state" | "claims" | "reaper" | "history" | "leases";
 
 /**
  * One `store-unavailable` episode for the whole gateway: opened by the first failure on

@@ -13,6 +13,8 @@ export function healthRoutes(app: FastifyInstance, gateway: Gateway): void {
       agents: h.agents.length,
       states,
       alerts: h.alerts,
+      // Several gateways on one Postgres: who this one is and how many agents it serves.
+      ...(h.ownership ? { ownership: h.ownership } : {}),
     });
   });
 }

@@ -56,6 +56,38 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX heartbeat_run_history_agent ON {s}heartbeat_run_history (agent_id, seq DESC);
   `,
+  // 2: several gateways on one database (shared mode). Lease times are the DATABASE
+  // clock (timestamptz, now()), so gateways' own clocks never decide who owns an agent.
+  `
+  CREATE TABLE {s}heartbeat_agent_lease (
+    agent_id    text PRIMARY KEY,
+    -- '' while nobody holds it (never taken, or released by a clean stop).
+    owner       text NOT NULL,
+    -- The fencing epoch: +1 on every takeover; every write for the agent carries it.
+    epoch       bigint NOT NULL,
+    expires_at  timestamptz NOT NULL
+  );
+  CREATE INDEX heartbeat_agent_lease_owner ON {s}heartbeat_agent_lease (owner);
+  CREATE INDEX heartbeat_agent_lease_expiry ON {s}heartbeat_agent_lease (expires_at);
+
+  -- One row per live gateway, renewed with its leases: the fair share is agents / live rows.
+  CREATE TABLE {s}heartbeat_gateway (
+    owner       text PRIMARY KEY,
+    expires_at  timestamptz NOT NULL
+  );
+
+  -- Wakes for agents another gateway owns; its owner drains them (on NOTIFY and every round).
+  CREATE TABLE {s}heartbeat_wake_inbox (
+    seq          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    agent_id     text NOT NULL,
+    reason       text NOT NULL,
+    force        boolean NOT NULL DEFAULT false,
+    coalesce_ms  integer,
+    sender       text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX heartbeat_wake_inbox_agent ON {s}heartbeat_wake_inbox (agent_id, seq);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -67,6 +99,9 @@ export const TABLES = [
   "heartbeat_agent_state",
   "heartbeat_run_claim",
   "heartbeat_run_history",
+  "heartbeat_agent_lease",
+  "heartbeat_gateway",
+  "heartbeat_wake_inbox",
 ] as const;
 
 /** Key of the transaction-level advisory lock that serialises migrators (with the schema's hash). */

@@ -1,6 +1,7 @@
 import type { AgentAlertKind } from "../policy/alerts.ts";
 import type { RunStatus } from "../policy/outcome.ts";
 import type { Lane } from "../policy/state.ts";
+import type { OwnershipPort } from "./ownership.ts";
 
 /** A value now or later: the embedded stores answer synchronously, a networked one with a promise. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -68,7 +69,9 @@ export type ClaimResult =
   /** The slot was already claimed (it ran, or runs, elsewhere or before a restart). */
   | { readonly ok: false; readonly reason: "slot-taken" }
   /** A newer owner holds the store: this one's writes are refused. */
-  | { readonly ok: false; readonly reason: "fenced"; readonly currentEpoch: number };
+  | { readonly ok: false; readonly reason: "fenced"; readonly currentEpoch: number }
+  /** Shared store: this gateway does not hold the agent's lease (any more): the run must not happen. */
+  | { readonly ok: false; readonly reason: "lease-lost" };
 
 /** How a claim ended. */
 export type ClaimOutcome = RunStatus;
@@ -106,4 +109,10 @@ export interface HeartbeatStore {
   /** The newest `limit` runs of an agent, newest first. */
   loadRuns(agentId: string, limit: number): MaybePromise<RunRecord[]>;
   close(): MaybePromise<void>;
+  /**
+   * Present on a store shared by several gateways (`postgresStore({ shared })`): agents are
+   * owned by lease and served by their owner only (src/runtime/ownership.ts). Absent: this
+   * gateway serves every agent, as with memory and SQLite.
+   */
+  readonly ownership?: OwnershipPort;
 }
