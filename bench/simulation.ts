@@ -13,6 +13,7 @@
  * Real time is reported, and process CPU time beside it (less sensitive to a busy machine).
  */
 import { createGateway, type Clock } from "../src/index.ts";
+import { MinHeap, type HeapEntry } from "../src/runtime/min-heap.ts";
 import { bareFleet, naiveFleet } from "./baselines.ts";
 import { isMain, median, reply, round, runChild, type BenchContext, type Figure } from "./lib.ts";
 
@@ -33,13 +34,13 @@ export interface SimSample {
 
 const DAY = 86_400_000;
 
-/** A discrete-event clock: a binary heap of (at, seq) timers; time jumps from one to the next. */
+/** A discrete-event clock: a heap of (due, seq) timers; time jumps from one to the next. */
 class DesClock implements Clock {
   mono = 0;
   fired = 0;
   private seq = 0;
-  private readonly heap: { at: number; seq: number; fn: () => void }[] = [];
-  private readonly cancelled = new Set<number>();
+  private readonly heap = new MinHeap<DesTimer>();
+  private readonly live = new Map<number, DesTimer>();
   constructor(private readonly wallAtZero: number) {}
 
   now() {
@@ -49,57 +50,37 @@ class DesClock implements Clock {
     const seq = ++this.seq;
     // Node's rules: NaN, < 1 and > 2^31-1 fire after 1 ms.
     const delay = !(ms >= 1) || ms > 2 ** 31 - 1 ? 1 : Math.floor(ms);
-    this.push({ at: this.mono + delay, seq, fn: fn as () => void });
+    const timer: DesTimer = { due: this.mono + delay, seq, pos: -1, fn: fn as () => void };
+    this.live.set(seq, timer);
+    this.heap.push(timer);
     return seq;
   }
   clearTimeout(id: unknown): void {
-    if (typeof id === "number") this.cancelled.add(id);
+    if (typeof id !== "number") return;
+    const timer = this.live.get(id);
+    if (timer === undefined) return;
+    this.live.delete(id);
+    this.heap.remove(timer);
   }
   /** Fires timers in order until `end` (or until `deadline`, real ms); after each, lets promise chains (host runs) settle. */
   async runUntil(end: number, settle: () => Promise<void>, deadline = Number.POSITIVE_INFINITY): Promise<void> {
     for (let k = 0; ; k++) {
-      const top = this.heap[0];
-      if (!top || top.at > end) break;
+      const top = this.heap.peek();
+      if (!top || top.due > end) break;
       if ((k & 1023) === 0 && performance.now() > deadline) return;
-      this.pop();
-      if (this.cancelled.delete(top.seq)) continue;
-      this.mono = top.at;
+      this.heap.pop();
+      this.live.delete(top.seq);
+      this.mono = top.due;
       this.fired++;
       top.fn();
       await settle();
     }
     this.mono = end;
   }
-  private push(t: { at: number; seq: number; fn: () => void }): void {
-    const h = this.heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(h[p]!, h[i]!)) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
-      i = p;
-    }
-  }
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i]!, h[m]!];
-      i = m;
-    }
-  }
 }
-const less = (a: { at: number; seq: number }, b: { at: number; seq: number }): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+interface DesTimer extends HeapEntry {
+  readonly fn: () => void;
+}
 
 async function simulate(structure: Structure, n: number, days: number, maxRealMs: number): Promise<SimSample> {
   const cpu0 = process.cpuUsage();

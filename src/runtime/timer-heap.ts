@@ -1,5 +1,8 @@
 import { MAX_TIMER_MS } from "../policy/time.ts";
 import { systemClock, type Clock } from "./clock.ts";
+import { MinHeap, type HeapEntry } from "./min-heap.ts";
+
+export type { HeapEntry } from "./min-heap.ts";
 
 /**
  * Real elapsed time for a slice budget, on the real clock only: on a simulated or fake
@@ -7,15 +10,6 @@ import { systemClock, type Clock } from "./clock.ts";
  */
 export function realTimeOf(clock: Clock): (() => number) | undefined {
   return clock === systemClock ? () => performance.now() : undefined;
-}
-
-/** An entry of a TimerHeap: due on the monotonic clock, ordered by (due, seq). */
-export interface HeapEntry {
-  due: number;
-  /** Insertion order: entries due at the same time fire in the order they were added. */
-  seq: number;
-  /** Position in the heap array, -1 when not in it (so removal is O(log n), never a scan). */
-  pos: number;
 }
 
 /**
@@ -33,7 +27,7 @@ export const DUE_TOLERANCE_MS = 0.999;
  * agents or 10 000 coalescing windows need one timer here, armed for the earliest entry.
  */
 export class TimerHeap<E extends HeapEntry> {
-  private readonly heap: E[] = [];
+  private readonly heap = new MinHeap<E>();
   private seq = 0;
   private timer: unknown;
   /** Monotonic time the clock timer is armed for (Infinity: not armed). */
@@ -49,7 +43,7 @@ export class TimerHeap<E extends HeapEntry> {
   ) {}
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** The next sequence number (for callers that pop only entries older than a turn). */
@@ -58,14 +52,12 @@ export class TimerHeap<E extends HeapEntry> {
   }
 
   peek(): E | undefined {
-    return this.heap[0];
+    return this.heap.peek();
   }
 
   add(entry: E): void {
     entry.seq = this.seq++;
-    entry.pos = this.heap.length;
     this.heap.push(entry);
-    this.up(entry.pos);
     if (entry.pos === 0) this.arm();
   }
 
@@ -74,31 +66,20 @@ export class TimerHeap<E extends HeapEntry> {
    * anything is left (it re-arms on firing); an empty heap leaves no timer behind.
    */
   remove(entry: E): void {
-    const i = entry.pos;
-    if (i < 0 || this.heap[i] !== entry) return;
-    const last = this.heap.pop()!;
-    entry.pos = -1;
-    if (this.heap.length === 0) this.disarm(); // nothing left: not even a pending continuation
-    if (last === entry) return;
-    this.heap[i] = last;
-    last.pos = i;
-    this.down(i);
-    this.up(last.pos);
+    this.heap.remove(entry);
+    if (this.heap.size === 0) this.disarm(); // nothing left: not even a pending continuation
   }
 
   /** Move an entry to a new due time (keeps its seq). */
   reschedule(entry: E, due: number): void {
     if (entry.pos < 0) return;
-    const earlier = due < entry.due;
-    entry.due = due;
-    if (earlier) this.up(entry.pos);
-    else this.down(entry.pos);
+    this.heap.update(entry, due);
     if (entry.pos === 0) this.arm();
   }
 
   /** Pop the earliest entry if it is due at `now` and was added before `beforeSeq`. */
   popDue(now: number, beforeSeq = Infinity): E | undefined {
-    const top = this.heap[0];
+    const top = this.heap.peek();
     if (top === undefined || top.due > now || top.seq >= beforeSeq) return undefined;
     this.remove(top);
     return top;
@@ -106,14 +87,13 @@ export class TimerHeap<E extends HeapEntry> {
 
   /** Drop every entry and the timer. */
   clear(): void {
-    for (const e of this.heap) e.pos = -1;
-    this.heap.length = 0;
+    this.heap.clear();
     this.disarm();
   }
 
   /** Arm the clock timer for the earliest entry, unless it already fires by then. */
   arm(): void {
-    const top = this.heap[0];
+    const top = this.heap.peek();
     if (top === undefined) return this.disarm();
     if (top.due >= this.armedFor) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
@@ -149,42 +129,4 @@ export class TimerHeap<E extends HeapEntry> {
       if (this.armedFor === Infinity) this.arm();
     }
   };
-
-  private less(a: E, b: E): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private up(i: number): void {
-    const h = this.heap;
-    const e = h[i]!;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const parent = h[p]!;
-      if (!this.less(e, parent)) break;
-      h[i] = parent;
-      parent.pos = i;
-      i = p;
-    }
-    h[i] = e;
-    e.pos = i;
-  }
-
-  private down(i: number): void {
-    const h = this.heap;
-    const n = h.length;
-    const e = h[i]!;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && this.less(h[r]!, h[l]!) ? r : l;
-      const child = h[c]!;
-      if (!this.less(child, e)) break;
-      h[i] = child;
-      child.pos = i;
-      i = c;
-    }
-    h[i] = e;
-    e.pos = i;
-  }
 }

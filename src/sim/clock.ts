@@ -1,16 +1,17 @@
 import type { Instant } from "../policy/time.ts";
 import type { Clock } from "../runtime/clock.ts";
+import { MinHeap } from "../runtime/min-heap.ts";
 
 /** Node's limit: a timeout above it (or below 1 ms) fires after 1 ms. */
 export const NODE_TIMER_MAX = 2 ** 31 - 1;
 
 interface Timer {
   readonly id: number;
-  readonly due: number;
-  readonly seq: number;
+  due: number;
+  seq: number;
+  pos: number;
   readonly owner: string;
   readonly fn: () => unknown;
-  cancelled: boolean;
 }
 
 export interface OverLimitTimer {
@@ -37,7 +38,7 @@ export class SimClock {
   private mono = 0;
   private wallOffset: number;
   private seq = 0;
-  private readonly heap: Timer[] = [];
+  private readonly heap = new MinHeap<Timer>();
   private readonly live = new Map<number, Timer>();
   private readonly perOwner = new Map<string, number>();
   private readonly dead = new Set<string>();
@@ -80,10 +81,10 @@ export class SimClock {
     } else if (!(after >= 1)) {
       after = 1;
     }
-    const timer: Timer = { id, due: this.mono + after, seq: id, owner, fn: () => fn(), cancelled: false };
+    const timer: Timer = { id, due: this.mono + after, seq: id, pos: -1, owner, fn: () => fn() };
     this.live.set(id, timer);
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
-    this.push(timer);
+    this.heap.push(timer);
     return id;
   }
 
@@ -91,7 +92,6 @@ export class SimClock {
     if (typeof id !== "number") return;
     const timer = this.live.get(id);
     if (!timer) return;
-    timer.cancelled = true;
     this.forget(timer);
   }
 
@@ -103,12 +103,7 @@ export class SimClock {
   /** Cancels every timer of an owner and refuses new ones: the process holding them died. */
   kill(owner: string): void {
     this.dead.add(owner);
-    for (const timer of this.live.values()) {
-      if (timer.owner === owner) {
-        timer.cancelled = true;
-        this.forget(timer);
-      }
-    }
+    for (const timer of this.live.values()) if (timer.owner === owner) this.forget(timer);
   }
 
   /** Moves wall time only (a clock step); monotonic time and every timer are unaffected. */
@@ -118,8 +113,7 @@ export class SimClock {
 
   /** Due time of the earliest live timer. */
   nextDue(): number | undefined {
-    this.dropCancelledTop();
-    return this.heap[0]?.due;
+    return this.heap.peek()?.due;
   }
 
   /** Lets every pending microtask (and promise chain) settle without moving time. */
@@ -138,8 +132,7 @@ export class SimClock {
 
   /** Fires the earliest timer (moving time to it), then settles microtasks. False when none is left. */
   async step(): Promise<boolean> {
-    this.dropCancelledTop();
-    const timer = this.pop();
+    const timer = this.heap.pop();
     if (!timer) return false;
     this.forget(timer);
     if (timer.due > this.mono) this.mono = timer.due;
@@ -174,51 +167,10 @@ export class SimClock {
 
   private forget(timer: Timer): void {
     if (!this.live.delete(timer.id)) return;
+    this.heap.remove(timer);
     const n = (this.perOwner.get(timer.owner) ?? 1) - 1;
     if (n <= 0) this.perOwner.delete(timer.owner);
     else this.perOwner.set(timer.owner, n);
-  }
-
-  private dropCancelledTop(): void {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
-  }
-
-  private less(a: Timer, b: Timer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  private push(timer: Timer): void {
-    const h = this.heap;
-    h.push(timer);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): Timer | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (top === undefined || last === undefined) return undefined;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }
 
